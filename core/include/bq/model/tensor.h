@@ -1,0 +1,49 @@
+// A named tensor: a dtype, a shape (outermost first, PyTorch/HF order: a weight matrix is [rows N][cols K],
+// row-major) and a read-only view of its bytes. The view points into a memory-mapped file or into an owned
+// buffer; `keepAlive` holds whichever owns the bytes. Quantized dtypes run their blocks along the last axis.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace bq {
+
+enum class DType : std::uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q1_0, I8, I32 };
+
+const char* dtypeName(DType t) noexcept;
+// Elements per block and bytes per block (1 and the element size for plain types).
+int dtypeBlockSize(DType t) noexcept;
+int dtypeBlockBytes(DType t) noexcept;
+// Bytes needed for `count` elements along a row (count must be a multiple of the block size).
+std::size_t dtypeRowBytes(DType t, std::int64_t count) noexcept;
+
+struct Tensor {
+    std::string name;
+    DType dtype = DType::F32;
+    std::vector<std::int64_t> shape; // outermost first
+    const std::byte* data = nullptr;
+    std::size_t nbytes = 0;
+    std::shared_ptr<const void> keepAlive;
+
+    std::int64_t numel() const noexcept;
+    std::int64_t rows() const noexcept { return shape.size() >= 2 ? numel() / shape.back() : 1; }
+    std::int64_t cols() const noexcept { return shape.empty() ? 1 : shape.back(); }
+    std::string shapeString() const; // e.g. "[512, 64]"
+
+    // Converts (dequantizes) the whole tensor to fp32.
+    std::vector<float> toFloat() const;
+    // Converts one row (along the last axis) to fp32 into out (size cols()).
+    void rowToFloat(std::int64_t row, float* out) const;
+    // fp32 data when dtype == F32 (no copy), else empty.
+    std::span<const float> f32() const noexcept;
+};
+
+// A tensor that owns its bytes (for converted, generated or dequantized data).
+Tensor makeOwnedTensor(std::string name, DType dtype, std::vector<std::int64_t> shape,
+                       std::vector<std::byte> bytes);
+Tensor makeF32Tensor(std::string name, std::vector<std::int64_t> shape, std::vector<float> values);
+
+} // namespace bq

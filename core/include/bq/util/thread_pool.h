@@ -1,0 +1,41 @@
+// A fixed-size thread pool with fixed partitioning: parallelFor(n, fn) splits [0, n) into the same
+// contiguous chunks for the same (n, threads), so results never depend on scheduling.
+#pragma once
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace bq {
+
+class ThreadPool {
+public:
+    explicit ThreadPool(int threads = 0); // 0 = hardware concurrency
+    ~ThreadPool();
+    ThreadPool(const ThreadPool&) = delete;
+    ThreadPool& operator=(const ThreadPool&) = delete;
+
+    int size() const noexcept { return m_threads; }
+
+    // Calls fn(begin, end, worker) for each of size() contiguous chunks of [0, n); the calling thread runs
+    // chunk 0. Blocks until all chunks are done. Chunk boundaries are multiples of `align` (except the end).
+    void parallelFor(std::size_t n, const std::function<void(std::size_t, std::size_t, int)>& fn,
+                     std::size_t align = 1);
+
+private:
+    void workerLoop(int index);
+
+    int m_threads;
+    std::vector<std::thread> m_workers;
+    std::mutex m_mutex;
+    std::condition_variable m_wake, m_done;
+    const std::function<void(std::size_t, std::size_t, int)>* m_task = nullptr; // guarded by m_mutex
+    std::size_t m_n = 0, m_align = 1;                                          // guarded by m_mutex
+    std::uint64_t m_generation = 0;                                            // guarded by m_mutex
+    int m_pending = 0;                                                          // guarded by m_mutex
+    bool m_stop = false;                                                        // guarded by m_mutex
+};
+
+} // namespace bq

@@ -1,0 +1,94 @@
+#include "bq/util/thread_pool.h"
+#include <algorithm>
+
+namespace bq {
+
+ThreadPool::ThreadPool(int threads)
+{
+    if (threads <= 0)
+        threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    m_threads = threads;
+    for (int i = 1; i < m_threads; ++i)
+        m_workers.emplace_back([this, i] { workerLoop(i); });
+}
+
+ThreadPool::~ThreadPool()
+{
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_stop = true;
+    }
+    m_wake.notify_all();
+    for (auto& t : m_workers)
+        t.join();
+}
+
+static void chunkBounds(std::size_t n, std::size_t align, int parts, int index, std::size_t& begin, std::size_t& end)
+{
+    const std::size_t units = (n + align - 1) / align;
+    const std::size_t per = units / static_cast<std::size_t>(parts);
+    const std::size_t extra = units % static_cast<std::size_t>(parts);
+    const auto i = static_cast<std::size_t>(index);
+    const std::size_t ub = i * per + std::min(i, extra);
+    const std::size_t ue = ub + per + (i < extra ? 1 : 0);
+    begin = std::min(n, ub * align);
+    end = std::min(n, ue * align);
+}
+
+void ThreadPool::parallelFor(std::size_t n, const std::function<void(std::size_t, std::size_t, int)>& fn,
+                             std::size_t align)
+{
+    if (align == 0)
+        align = 1;
+    if (m_threads == 1 || n <= align) {
+        if (n > 0)
+            fn(0, n, 0);
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_task = &fn;
+        m_n = n;
+        m_align = align;
+        m_pending = m_threads - 1;
+        ++m_generation;
+    }
+    m_wake.notify_all();
+    std::size_t b, e;
+    chunkBounds(n, align, m_threads, 0, b, e);
+    if (b < e)
+        fn(b, e, 0);
+    std::unique_lock<std::mutex> lock(m_mutex);
+    m_done.wait(lock, [this] { return m_pending == 0; });
+    m_task = nullptr;
+}
+
+void ThreadPool::workerLoop(int index)
+{
+    std::uint64_t seen = 0;
+    for (;;) {
+        const std::function<void(std::size_t, std::size_t, int)>* task;
+        std::size_t n, align;
+        {
+            std::unique_lock<std::mutex> lock(m_mutex);
+            m_wake.wait(lock, [&] { return m_stop || m_generation != seen; });
+            if (m_stop)
+                return;
+            seen = m_generation;
+            task = m_task;
+            n = m_n;
+            align = m_align;
+        }
+        std::size_t b, e;
+        chunkBounds(n, align, m_threads, index, b, e);
+        if (b < e)
+            (*task)(b, e, index);
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            if (--m_pending == 0)
+                m_done.notify_one();
+        }
+    }
+}
+
+} // namespace bq

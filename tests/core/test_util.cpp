@@ -1,0 +1,66 @@
+#include "bq/tokenizer/tokenizer.h"
+#include "bq/util/atomic_file.h"
+#include "bq/util/fp16.h"
+#include "bq/util/thread_pool.h"
+#include "support/test_support.h"
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cmath>
+
+TEST_CASE("fp16 conversion rounds to nearest even and round-trips every half", "[util]")
+{
+    for (std::uint32_t h = 0; h < 0x10000u; ++h) {
+        const auto hv = static_cast<std::uint16_t>(h);
+        const float f = bq::halfToFloat(hv);
+        if (std::isnan(f))
+            continue;
+        REQUIRE(bq::floatToHalf(f) == hv);
+    }
+    CHECK(bq::halfToFloat(0x3c00) == 1.0f);
+    CHECK(bq::halfToFloat(0xc000) == -2.0f);
+    CHECK(bq::halfToFloat(0x0001) == std::ldexp(1.0f, -24));
+    // 1 + 2^-11 lies exactly between 1 and 1 + 2^-10: ties to even (1.0).
+    CHECK(bq::floatToHalf(1.0f + std::ldexp(1.0f, -11)) == 0x3c00);
+    // 1 + 3*2^-11 lies between 1+2^-10 (odd) and 1+2^-9 (even): ties to even (0x3c02).
+    CHECK(bq::floatToHalf(1.0f + 3 * std::ldexp(1.0f, -11)) == 0x3c02);
+    CHECK(bq::floatToHalf(70000.0f) == 0x7c00);
+    CHECK(bq::floatToHalf(65504.0f) == 0x7bff);
+    CHECK(bq::floatToBf16(1.0f) == 0x3f80);
+    CHECK(bq::bf16ToFloat(0x4049) == Approx(3.140625f));
+}
+
+TEST_CASE("thread pool covers every index exactly once with fixed chunks", "[util]")
+{
+    bq::ThreadPool pool(2);
+    for (std::size_t n : {0u, 1u, 7u, 64u, 1000u}) {
+        std::vector<std::atomic<int>> hits(n);
+        pool.parallelFor(n, [&](std::size_t b, std::size_t e, int) {
+            for (std::size_t i = b; i < e; ++i)
+                hits[i]++;
+        }, 4);
+        for (std::size_t i = 0; i < n; ++i)
+            REQUIRE(hits[i] == 1);
+    }
+}
+
+TEST_CASE("atomic file leaves nothing behind unless committed", "[util]")
+{
+    bqtest::TempDir dir;
+    const auto target = dir / "out.bin";
+    {
+        bq::AtomicFile f(target);
+        f.write("half");
+    }
+    CHECK_FALSE(std::filesystem::exists(target));
+    CHECK(std::filesystem::is_empty(dir.path()));
+    bq::writeFileAtomically(target, "whole");
+    CHECK(bqtest::readFile(target) == "whole");
+}
+
+TEST_CASE("UTF-8 prefix stops before an unfinished character", "[util]")
+{
+    CHECK(bq::completeUtf8Prefix("abc") == 3);
+    CHECK(bq::completeUtf8Prefix("a\xE2\x82") == 1);  // first two bytes of the euro sign
+    CHECK(bq::completeUtf8Prefix("a\xE2\x82\xAC") == 4);
+    CHECK(bq::completeUtf8Prefix("\xF0\x9F\x98") == 0);
+}

@@ -1,0 +1,106 @@
+#include "support/test_support.h"
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <random>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace bqtest {
+
+std::filesystem::path sharedDir() { return std::filesystem::path(BQ_SHARED_DIR); }
+
+bool haveShared(const char* what)
+{
+    if (std::filesystem::exists(sharedDir() / "MANIFEST.md"))
+        return true;
+    WARN(std::string("SKIPPED: ") + what + " needs ../shared (" + sharedDir().string() + "), which is absent");
+    return false;
+}
+
+std::filesystem::path sharedPath(const std::string& relative) { return sharedDir() / relative; }
+
+std::string readFile(const std::filesystem::path& path)
+{
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+std::filesystem::path cliPath() { return std::filesystem::path(BQ_CLI_PATH); }
+
+ProcessResult runCli(const std::vector<std::string>& args, const std::string& stdinText)
+{
+    int inPipe[2], outPipe[2], errPipe[2];
+    if (pipe(inPipe) != 0 || pipe(outPipe) != 0 || pipe(errPipe) != 0)
+        throw std::runtime_error("pipe failed");
+    const pid_t pid = fork();
+    if (pid == 0) {
+        dup2(inPipe[0], 0);
+        dup2(outPipe[1], 1);
+        dup2(errPipe[1], 2);
+        close(inPipe[1]);
+        close(outPipe[0]);
+        close(errPipe[0]);
+        std::vector<char*> argv;
+        std::string exe = cliPath().string();
+        argv.push_back(exe.data());
+        std::vector<std::string> copy = args;
+        for (auto& a : copy)
+            argv.push_back(a.data());
+        argv.push_back(nullptr);
+        execv(exe.c_str(), argv.data());
+        _exit(127);
+    }
+    close(inPipe[0]);
+    close(outPipe[1]);
+    close(errPipe[1]);
+    if (!stdinText.empty()) {
+        const ssize_t w = write(inPipe[1], stdinText.data(), stdinText.size());
+        (void)w;
+    }
+    close(inPipe[1]);
+    ProcessResult r;
+    pollfd fds[2] = {{outPipe[0], POLLIN, 0}, {errPipe[0], POLLIN, 0}};
+    int open = 2;
+    char buf[65536];
+    while (open > 0) {
+        if (poll(fds, 2, -1) < 0)
+            break;
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP)))
+                continue;
+            const ssize_t n = read(fds[i].fd, buf, sizeof buf);
+            if (n <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                --open;
+            } else {
+                (i == 0 ? r.out : r.err).append(buf, static_cast<std::size_t>(n));
+            }
+        }
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return r;
+}
+
+TempDir::TempDir()
+{
+    std::random_device rd;
+    m_path = std::filesystem::temp_directory_path() / ("bqtest-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
+    std::filesystem::create_directories(m_path);
+}
+
+TempDir::~TempDir()
+{
+    std::error_code ec;
+    std::filesystem::remove_all(m_path, ec);
+}
+
+} // namespace bqtest
