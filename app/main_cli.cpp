@@ -1,3 +1,28 @@
-// bitstudio-cli: placeholder replaced by the CLI module.
+// bitstudio-cli: the command-line front end over bq_core (no Qt).
+#include "cli/commands.h"
 #include <cstdio>
-int main() { std::puts("bitstudio-cli"); return 0; }
+#include <exception>
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"bitstudio-cli — 1-bit post-training quantization of LLMs, on the command line"};
+    app.set_version_flag("--version", "bitstudio-cli " BQ_VERSION);
+    app.require_subcommand(1);
+    bqcli::registerInfo(app);
+    bqcli::registerGenerate(app);
+    bqcli::registerTokenize(app);
+    bqcli::registerPerplexity(app);
+    bqcli::registerCompare(app);
+    bqcli::registerConvert(app);
+    bqcli::registerBench(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const std::exception& e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

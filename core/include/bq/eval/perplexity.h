@@ -4,12 +4,14 @@
 #pragma once
 #include "bq/jobs/job.h"
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace bq {
 
 class InferenceModel;
+class Tokenizer;
 
 enum class PerplexityMode : std::uint8_t { Windows, Docs };
 
@@ -31,6 +33,18 @@ struct PerplexityResult {
 // Splits text into blank-line separated documents (one or more empty lines separate; surrounding
 // whitespace trimmed; empty documents dropped).
 std::vector<std::string> splitDocuments(const std::string& text);
+
+// The token sequences a request scores, shared by evaluatePerplexity and compareModels. windows: the text
+// tokenized once (one BOS at the start when request.addBos and the tokenizer adds BOS by default), cut into
+// floor(tokens / ctx) windows of ctx tokens, tail dropped. docs: per document of [docBegin, docEnd), [BOS] +
+// encode(doc) (BOS under the same rule), truncated to ctx; documents with fewer than two tokens are skipped.
+// `ctx` is the resolved length (> 0). Returns "" on success, else why there is nothing to score. Throws
+// Cancelled when `cancel` is set (checked per document).
+std::string buildEvalSequences(const Tokenizer& tokenizer, const PerplexityRequest& request, int ctx,
+                               std::vector<std::vector<std::int32_t>>& sequences, const CancelToken& cancel);
+
+// log Σ exp(x_i), in double, stable for any float input (shifted by the maximum).
+double logSumExp(std::span<const float> x) noexcept;
 
 // Job contract: progress per window/document; cancel checked per window/document.
 JobResult evaluatePerplexity(const InferenceModel& model, const PerplexityRequest& request,

@@ -1,0 +1,107 @@
+#include "cli/cli_common.h"
+#include "bq/formats/model_loader.h"
+#include "bq/runtime/fp32_model.h"
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+namespace bqcli {
+
+void addModelOptions(CLI::App& cmd, ModelOptions& options)
+{
+    cmd.add_option("--tokenizer", options.tokenizer,
+                   "Tokenizer file for llama2.c checkpoints (tokenizer.bin, .model or tokenizer.json)");
+    cmd.add_option("--threads", options.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+}
+
+std::shared_ptr<const bq::Model> openModel(const std::string& spec, const ModelOptions& options)
+{
+    bq::LoadOptions load;
+    load.tokenizerPath = options.tokenizer;
+    return bq::loadModel(spec, load);
+}
+
+std::shared_ptr<const bq::InferenceModel> openInference(const std::string& spec, const ModelOptions& options)
+{
+    auto model = openModel(spec, options);
+    if (!model->tokenizer)
+        throw std::runtime_error(spec + ": no tokenizer found; pass --tokenizer FILE");
+    return bq::makeFp32Model(model, options.threads);
+}
+
+std::string readTextFile(const std::string& path)
+{
+    std::ifstream f(path, std::ios::binary);
+    if (!f)
+        throw std::runtime_error(path + ": cannot open the text file");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+ProgressPrinter::ProgressPrinter(std::string label, bool quiet)
+    : m_label(std::move(label)), m_quiet(quiet), m_tty(::isatty(2) != 0)
+{
+}
+
+ProgressPrinter::~ProgressPrinter() { finish(); }
+
+void ProgressPrinter::progress(const bq::ProgressEvent& e)
+{
+    if (m_quiet)
+        return;
+    const bool last = e.stepCount > 0 && e.step >= e.stepCount;
+    if (!m_tty && !last && e.elapsedSec - m_lastPrinted < 5.0)
+        return;
+    m_lastPrinted = e.elapsedSec;
+    char line[256];
+    const double pct = e.stepCount > 0 ? 100.0 * e.step / e.stepCount : 0.0;
+    int n = std::snprintf(line, sizeof line, "%s: %s %d/%d (%.0f%%) %.1fs", m_label.c_str(), bq::stageName(e.stage),
+                          e.step, e.stepCount, pct, e.elapsedSec);
+    if (e.etaSec >= 0 && n > 0 && n < int(sizeof line))
+        std::snprintf(line + n, sizeof line - std::size_t(n), ", ETA %.0fs", e.etaSec);
+    if (m_tty) {
+        std::fprintf(stderr, "\r\033[K%s", line);
+        m_open = true;
+    } else {
+        std::fprintf(stderr, "%s\n", line);
+    }
+    std::fflush(stderr);
+}
+
+void ProgressPrinter::layerDone(const bq::LayerResult& r)
+{
+    if (!m_quiet)
+        log(bq::LogLevel::Info, r.tensor + " done (" + r.method + ")");
+}
+
+void ProgressPrinter::log(bq::LogLevel level, std::string_view text)
+{
+    if (m_quiet && level < bq::LogLevel::Warning)
+        return;
+    finish();
+    const char* prefix = level == bq::LogLevel::Error ? "error: " : level == bq::LogLevel::Warning ? "warning: " : "";
+    std::fprintf(stderr, "%s%.*s\n", prefix, int(text.size()), text.data());
+}
+
+void ProgressPrinter::finish()
+{
+    if (m_open) {
+        std::fprintf(stderr, "\n");
+        m_open = false;
+    }
+}
+
+void checkJob(const bq::JobResult& result)
+{
+    if (result.status == bq::JobStatus::Cancelled)
+        throw std::runtime_error("cancelled");
+    if (result.status == bq::JobStatus::Failed)
+        throw std::runtime_error(result.message);
+}
+
+void printJson(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+
+} // namespace bqcli

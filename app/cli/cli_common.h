@@ -1,0 +1,47 @@
+// Shared pieces of bitstudio-cli: opening models, progress output, text input, JSON output.
+#pragma once
+#include "bq/jobs/job.h"
+#include "bq/model/model.h"
+#include "bq/runtime/inference.h"
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace bqcli {
+
+// Options every model-taking command shares.
+struct ModelOptions {
+    std::string tokenizer; // --tokenizer FILE (llama2.c checkpoints)
+    int threads = 0;       // --threads N (0 = all cores)
+};
+void addModelOptions(CLI::App& cmd, ModelOptions& options);
+
+// MODEL is a file, a Hugging Face directory, or ":demo" (the built-in demo model).
+std::shared_ptr<const bq::Model> openModel(const std::string& spec, const ModelOptions& options);
+std::shared_ptr<const bq::InferenceModel> openInference(const std::string& spec, const ModelOptions& options);
+
+std::string readTextFile(const std::string& path); // throws naming the file
+
+// Progress on stderr: a line that rewrites itself on a terminal, a line every few seconds otherwise.
+class ProgressPrinter final : public bq::EventSink {
+public:
+    explicit ProgressPrinter(std::string label, bool quiet = false);
+    ~ProgressPrinter() override;
+    void progress(const bq::ProgressEvent& e) override;
+    void layerDone(const bq::LayerResult& r) override;
+    void log(bq::LogLevel level, std::string_view text) override;
+    void finish(); // ends the progress line
+
+private:
+    std::string m_label;
+    bool m_quiet, m_tty, m_open = false;
+    double m_lastPrinted = -1e9;
+};
+
+// Throws std::runtime_error with the job's message unless it completed.
+void checkJob(const bq::JobResult& result);
+
+void printJson(const nlohmann::json& j); // one line on stdout
+
+} // namespace bqcli

@@ -1,0 +1,122 @@
+// `bitstudio-cli info MODEL [--json]`: architecture, dimensions, tokenizer, metadata and the tensor table.
+#include "bq/formats/model_loader.h"
+#include "bq/tokenizer/tokenizer.h"
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include <cstdio>
+#include <map>
+
+namespace bqcli {
+
+namespace {
+
+const char* ropeStyleName(bq::RopeStyle s) { return s == bq::RopeStyle::Interleaved ? "interleaved" : "neox"; }
+
+nlohmann::json infoJson(const bq::Model& m)
+{
+    const auto& c = m.config;
+    nlohmann::json j;
+    j["path"] = m.sourcePath;
+    j["format"] = m.sourceFormat;
+    j["architecture"] = c.arch;
+    j["parameters"] = m.parameterCount();
+    j["dim"] = c.dim;
+    j["hidden_dim"] = c.hiddenDim;
+    j["layers"] = c.nLayers;
+    j["heads"] = c.nHeads;
+    j["kv_heads"] = c.nKvHeads;
+    j["head_dim"] = c.headDim;
+    j["vocab_size"] = c.vocabSize;
+    j["context_length"] = c.maxSeqLen;
+    j["norm_eps"] = c.normEps;
+    j["rope_theta"] = c.ropeTheta;
+    j["rope_style"] = ropeStyleName(c.ropeStyle);
+    if (c.ropeScaling)
+        j["rope_scaling"] = {{"type", "llama3"},
+                             {"factor", c.ropeScaling->factor},
+                             {"low_freq_factor", c.ropeScaling->lowFreqFactor},
+                             {"high_freq_factor", c.ropeScaling->highFreqFactor},
+                             {"original_max_position_embeddings", c.ropeScaling->originalMaxPositions}};
+    j["tied_embeddings"] = c.tiedEmbeddings;
+    j["qkv_bias"] = c.qkvBias;
+    j["qk_norm"] = c.qkNorm;
+    if (m.tokenizer) {
+        j["tokenizer"] = {{"family", m.tokenizer->family()},
+                          {"vocab_size", m.tokenizer->vocabSize()},
+                          {"bos_id", m.tokenizer->bosId()},
+                          {"eos_id", m.tokenizer->eosId()}};
+    } else {
+        j["tokenizer"] = nullptr;
+    }
+    std::map<std::string, std::int64_t> dtypeCounts;
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const auto& [name, t] : m.tensors) {
+        tensors.push_back({{"name", name}, {"shape", t.shape}, {"dtype", bq::dtypeName(t.dtype)}, {"bytes", t.nbytes}});
+        dtypeCounts[bq::dtypeName(t.dtype)] += t.numel();
+    }
+    j["tensors"] = tensors;
+    j["dtype_parameters"] = dtypeCounts;
+    nlohmann::json meta = nlohmann::json::object();
+    for (const auto& [k, v] : m.metadata)
+        meta[k] = v;
+    j["metadata"] = meta;
+    return j;
+}
+
+void printInfo(const bq::Model& m)
+{
+    const auto& c = m.config;
+    std::printf("model:        %s\n", m.sourcePath.c_str());
+    std::printf("format:       %s\n", m.sourceFormat.c_str());
+    std::printf("architecture: %s\n", c.arch.c_str());
+    std::printf("parameters:   %lld\n", static_cast<long long>(m.parameterCount()));
+    std::printf("dims:         dim %d, hidden %d, layers %d, heads %d/%d (head dim %d)\n", c.dim, c.hiddenDim,
+                c.nLayers, c.nHeads, c.nKvHeads, c.headDim);
+    std::printf("vocab:        %d, context %d\n", c.vocabSize, c.maxSeqLen);
+    std::printf("rope:         %s, theta %g%s\n", ropeStyleName(c.ropeStyle), double(c.ropeTheta),
+                c.ropeScaling ? ", llama3 scaling" : "");
+    std::printf("norm eps:     %g; tied embeddings: %s; qkv bias: %s; qk norm: %s\n", double(c.normEps),
+                c.tiedEmbeddings ? "yes" : "no", c.qkvBias ? "yes" : "no", c.qkNorm ? "yes" : "no");
+    if (m.tokenizer)
+        std::printf("tokenizer:    %s, %d tokens, bos %d, eos %d\n", m.tokenizer->family().c_str(),
+                    m.tokenizer->vocabSize(), m.tokenizer->bosId(), m.tokenizer->eosId());
+    else
+        std::printf("tokenizer:    none (pass --tokenizer FILE)\n");
+    if (!m.metadata.empty()) {
+        std::printf("metadata:\n");
+        for (const auto& [k, v] : m.metadata)
+            std::printf("  %s = %s\n", k.c_str(), v.size() > 100 ? (v.substr(0, 97) + "...").c_str() : v.c_str());
+    }
+    std::printf("tensors (%zu):\n", m.tensors.size());
+    for (const auto& [name, t] : m.tensors)
+        std::printf("  %-32s %-6s %-16s %zu bytes\n", name.c_str(), bq::dtypeName(t.dtype), t.shapeString().c_str(),
+                    t.nbytes);
+}
+
+} // namespace
+
+void registerInfo(CLI::App& app)
+{
+    struct Opts {
+        std::string model;
+        ModelOptions modelOptions;
+        bool json = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("info", "Show a model's architecture, tokenizer, metadata and tensors");
+    cmd->add_option("MODEL", o->model, "Model file, Hugging Face directory, or :demo")->required();
+    cmd->add_option("--tokenizer", o->modelOptions.tokenizer, "Tokenizer file for llama2.c checkpoints");
+    cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->callback([o] {
+        bq::LoadOptions load;
+        load.tokenizerPath = o->modelOptions.tokenizer;
+        load.requireTokenizer = false;
+        auto model = bq::loadModel(o->model, load);
+        if (o->json)
+            printJson(infoJson(*model));
+        else
+            printInfo(*model);
+    });
+}
+
+} // namespace bqcli

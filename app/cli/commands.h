@@ -1,0 +1,16 @@
+// Each bitstudio-cli subcommand registers itself on the application; its options live in the callback's
+// closure. Callbacks throw std::exception on failure; main prints the message and exits 1.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace bqcli {
+
+void registerInfo(CLI::App& app);
+void registerGenerate(CLI::App& app);
+void registerTokenize(CLI::App& app);
+void registerPerplexity(CLI::App& app);
+void registerCompare(CLI::App& app);
+void registerConvert(CLI::App& app);
+void registerBench(CLI::App& app);
+
+} // namespace bqcli

@@ -1,0 +1,42 @@
+#include "cli/eval_options.h"
+#include "cli/cli_common.h"
+
+namespace bqcli {
+
+void addEvalOptions(CLI::App& cmd, EvalOptions& o)
+{
+    cmd.add_option("--text", o.text, "Evaluation text file")->required();
+    cmd.add_option("--mode", o.mode,
+                   "windows: the GPTQ protocol (text tokenized once, non-overlapping windows of --ctx tokens, tail "
+                   "dropped); docs: blank-line separated documents, each with BOS, truncated to the context")
+        ->check(CLI::IsMember({"windows", "docs"}));
+    cmd.add_option("--ctx", o.ctx, "Window length / truncation (0 = the model's context)")
+        ->check(CLI::NonNegativeNumber);
+    cmd.add_option("--docs", o.docs, "Document range A:B (docs mode), e.g. 0:200");
+    cmd.add_flag("--json", o.json, "Print JSON");
+}
+
+bq::PerplexityRequest makePerplexityRequest(const EvalOptions& o)
+{
+    bq::PerplexityRequest r;
+    r.text = readTextFile(o.text);
+    r.mode = o.mode == "docs" ? bq::PerplexityMode::Docs : bq::PerplexityMode::Windows;
+    r.ctx = o.ctx;
+    if (!o.docs.empty()) {
+        const auto colon = o.docs.find(':');
+        try {
+            if (colon == std::string::npos)
+                throw std::invalid_argument("no colon");
+            const std::string a = o.docs.substr(0, colon), b = o.docs.substr(colon + 1);
+            r.docBegin = a.empty() ? 0 : std::stoi(a);
+            r.docEnd = b.empty() ? -1 : std::stoi(b);
+        } catch (const std::exception&) {
+            throw std::runtime_error("--docs: expected a range A:B such as 0:200, got '" + o.docs + "'");
+        }
+        if (r.docBegin < 0 || (r.docEnd >= 0 && r.docEnd <= r.docBegin))
+            throw std::runtime_error("--docs: expected 0 <= A < B, got '" + o.docs + "'");
+    }
+    return r;
+}
+
+} // namespace bqcli

@@ -1,0 +1,195 @@
+// Scalar reference kernels (run.c order: sequential fp32 sums) and the run-time dispatch.
+#include "bq/runtime/kernels_f32.h"
+#include "bq/util/cpu_features.h"
+#include "bq/util/thread_pool.h"
+#include <cmath>
+
+namespace bq::kernels {
+
+namespace detail {
+// Defined in kernels_f32_avx2.cpp / kernels_f32_avx512.cpp (compiled with the matching -m flags).
+void matmulRowsAvx2(const float* W, int K, const float* X, std::size_t ldx, int T, float* Y, std::size_t ldy,
+                    std::size_t rowBegin, std::size_t rowEnd);
+void matvecRowsAvx2(const float* W, int K, const float* x, float* y, std::size_t rowBegin, std::size_t rowEnd);
+float dotAvx2(const float* a, const float* b, int n);
+void axpyAvx2(float a, const float* x, float* y, int n);
+void matmulRowsAvx512(const float* W, int K, const float* X, std::size_t ldx, int T, float* Y, std::size_t ldy,
+                      std::size_t rowBegin, std::size_t rowEnd);
+void matvecRowsAvx512(const float* W, int K, const float* x, float* y, std::size_t rowBegin, std::size_t rowEnd);
+float dotAvx512(const float* a, const float* b, int n);
+void axpyAvx512(float a, const float* x, float* y, int n);
+} // namespace detail
+
+namespace {
+
+float dotScalar(const float* a, const float* b, int n)
+{
+    float s = 0.0f;
+    for (int i = 0; i < n; ++i)
+        s += a[i] * b[i];
+    return s;
+}
+
+void matmulRowsScalar(const float* W, int K, const float* X, std::size_t ldx, int T, float* Y, std::size_t ldy,
+                      std::size_t rowBegin, std::size_t rowEnd)
+{
+    for (std::size_t n = rowBegin; n < rowEnd; ++n) {
+        const float* w = W + n * static_cast<std::size_t>(K);
+        for (int t = 0; t < T; ++t)
+            Y[static_cast<std::size_t>(t) * ldy + n] = dotScalar(w, X + static_cast<std::size_t>(t) * ldx, K);
+    }
+}
+
+// Rows per parallelFor chunk boundary: a multiple of every path's row tile.
+constexpr std::size_t kRowAlign = 8;
+
+} // namespace
+
+bool f32PathSupported(F32Path path) noexcept
+{
+    const CpuFeatures& f = cpuFeatures();
+    switch (path) {
+    case F32Path::Scalar: return true;
+    case F32Path::Avx2: return f.avx2 && f.fma;
+    case F32Path::Avx512: return f.avx512f && f.avx2 && f.fma;
+    }
+    return false;
+}
+
+F32Path bestF32Path() noexcept
+{
+    static const F32Path best = f32PathSupported(F32Path::Avx512) ? F32Path::Avx512
+                                : f32PathSupported(F32Path::Avx2) ? F32Path::Avx2
+                                                                   : F32Path::Scalar;
+    return best;
+}
+
+const char* f32PathName(F32Path path) noexcept
+{
+    switch (path) {
+    case F32Path::Scalar: return "scalar";
+    case F32Path::Avx2: return "avx2";
+    case F32Path::Avx512: return "avx512";
+    }
+    return "?";
+}
+
+void matvecRows(F32Path path, const float* W, int K, const float* x, float* y, std::size_t rowBegin,
+                std::size_t rowEnd)
+{
+    switch (path) {
+    case F32Path::Avx512: detail::matvecRowsAvx512(W, K, x, y, rowBegin, rowEnd); return;
+    case F32Path::Avx2: detail::matvecRowsAvx2(W, K, x, y, rowBegin, rowEnd); return;
+    case F32Path::Scalar: matmulRowsScalar(W, K, x, 0, 1, y, 0, rowBegin, rowEnd); return;
+    }
+}
+
+void matmulRows(F32Path path, const float* W, int K, const float* X, std::size_t ldx, int T, float* Y,
+                std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd)
+{
+    switch (path) {
+    case F32Path::Avx512: detail::matmulRowsAvx512(W, K, X, ldx, T, Y, ldy, rowBegin, rowEnd); return;
+    case F32Path::Avx2: detail::matmulRowsAvx2(W, K, X, ldx, T, Y, ldy, rowBegin, rowEnd); return;
+    case F32Path::Scalar: matmulRowsScalar(W, K, X, ldx, T, Y, ldy, rowBegin, rowEnd); return;
+    }
+}
+
+float dot(F32Path path, const float* a, const float* b, int n)
+{
+    switch (path) {
+    case F32Path::Avx512: return detail::dotAvx512(a, b, n);
+    case F32Path::Avx2: return detail::dotAvx2(a, b, n);
+    case F32Path::Scalar: break;
+    }
+    return dotScalar(a, b, n);
+}
+
+void axpy(F32Path path, float a, const float* x, float* y, int n)
+{
+    switch (path) {
+    case F32Path::Avx512: detail::axpyAvx512(a, x, y, n); return;
+    case F32Path::Avx2: detail::axpyAvx2(a, x, y, n); return;
+    case F32Path::Scalar: break;
+    }
+    for (int i = 0; i < n; ++i)
+        y[i] += a * x[i];
+}
+
+void matvec(const float* W, int N, int K, const float* x, float* y, ThreadPool* pool)
+{
+    const F32Path path = bestF32Path();
+    if (!pool || pool->size() == 1) {
+        matvecRows(path, W, K, x, y, 0, static_cast<std::size_t>(N));
+        return;
+    }
+    pool->parallelFor(
+        static_cast<std::size_t>(N),
+        [&](std::size_t b, std::size_t e, int) { matvecRows(path, W, K, x, y, b, e); }, kRowAlign);
+}
+
+void matmul(const float* W, int N, int K, const float* X, int T, float* Y, ThreadPool* pool)
+{
+    if (T == 1) {
+        matvec(W, N, K, X, Y, pool);
+        return;
+    }
+    const F32Path path = bestF32Path();
+    const auto ld = static_cast<std::size_t>(K), ldy = static_cast<std::size_t>(N);
+    if (!pool || pool->size() == 1) {
+        matmulRows(path, W, K, X, ld, T, Y, ldy, 0, static_cast<std::size_t>(N));
+        return;
+    }
+    pool->parallelFor(
+        static_cast<std::size_t>(N),
+        [&](std::size_t b, std::size_t e, int) { matmulRows(path, W, K, X, ld, T, Y, ldy, b, e); }, kRowAlign);
+}
+
+float dot(const float* a, const float* b, int n)
+{
+    return dot(bestF32Path(), a, b, n);
+}
+
+void axpy(float a, const float* x, float* y, int n)
+{
+    axpy(bestF32Path(), a, x, y, n);
+}
+
+void rmsnorm(float* out, const float* x, const float* w, int n, float eps)
+{
+    float ss = 0.0f;
+    for (int j = 0; j < n; ++j)
+        ss += x[j] * x[j];
+    ss /= static_cast<float>(n);
+    ss += eps;
+    ss = 1.0f / std::sqrt(ss);
+    for (int j = 0; j < n; ++j)
+        out[j] = w[j] * (ss * x[j]);
+}
+
+void softmax(float* x, int n)
+{
+    if (n <= 0)
+        return;
+    float maxVal = x[0];
+    for (int i = 1; i < n; ++i)
+        if (x[i] > maxVal)
+            maxVal = x[i];
+    float sum = 0.0f;
+    for (int i = 0; i < n; ++i) {
+        x[i] = std::exp(x[i] - maxVal);
+        sum += x[i];
+    }
+    for (int i = 0; i < n; ++i)
+        x[i] /= sum;
+}
+
+void siluMul(float* gate, const float* up, int n)
+{
+    for (int i = 0; i < n; ++i) {
+        float v = gate[i];
+        v *= 1.0f / (1.0f + std::exp(-v));
+        gate[i] = v * up[i];
+    }
+}
+
+} // namespace bq::kernels

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# bitstudio developer entry point for a Debian 12 machine.
+#   bash packaging/dev.sh run    install what is missing, build, launch the studio on the built-in demo model
+#   bash packaging/dev.sh test   install what is missing, build, run the whole test suite (+ sanitizer build)
+#   bash packaging/dev.sh build  install what is missing and build only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODE=${1:-test}
+JOBS=${JOBS:-$(nproc)}
+BUILD=${BUILD_DIR:-build}
+
+PACKAGES=(build-essential cmake ninja-build pkg-config
+  qt6-base-dev qt6-charts-dev libgl-dev libeigen3-dev libhdf5-dev nlohmann-json3-dev catch2 libcli11-dev
+  libsentencepiece-dev libpcre2-dev libutf8proc-dev python3-h5py
+  xvfb xauth fonts-dejavu-core dpkg-dev fakeroot file)
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+configure_and_build() { # build_dir, extra cmake args...
+  local dir=$1; shift
+  local launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S . -B "$dir" -G Ninja "${launcher[@]}" "$@"
+  cmake --build "$dir" -j "$JOBS"
+}
+
+install_missing
+case "$MODE" in
+  build)
+    configure_and_build "$BUILD" -DCMAKE_BUILD_TYPE=Release
+    ;;
+  run)
+    configure_and_build "$BUILD" -DCMAKE_BUILD_TYPE=Release
+    if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ] && [ -z "${QT_QPA_PLATFORM:-}" ]; then
+      echo "No display: starting the studio under Xvfb (set DISPLAY to use your own)."
+      exec xvfb-run -a -s "-screen 0 1600x1000x24" "$BUILD/app/bitstudio" --demo
+    fi
+    exec "$BUILD/app/bitstudio" --demo
+    ;;
+  test)
+    start=$(date +%s)
+    echo "== release build with warnings as errors"
+    configure_and_build "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBQ_WERROR=ON
+    echo "== core must not include Qt"
+    if grep -rlE '#include *<Q[A-Za-z]*[>/]' core; then echo "core/ includes Qt headers"; exit 1; fi
+    echo "== AddressSanitizer + UndefinedBehaviorSanitizer build (core and CLI tests)"
+    configure_and_build "$BUILD-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBQ_SANITIZE=ON -DBQ_BUILD_GUI=OFF
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir "$BUILD-asan" --output-on-failure -j 2 -LE slow
+    echo "== package"
+    (cd "$BUILD" && cpack -G DEB >/dev/null && dpkg-deb -c ./*.deb | grep -E 'bin/bitstudio(-cli)?$')
+    "$BUILD/app/bitstudio-cli" --version
+    echo "== full test suite (release)"
+    ctest --test-dir "$BUILD" --output-on-failure -j 2
+    echo "== total $(( $(date +%s) - start )) s"
+    ;;
+  *)
+    echo "usage: bash packaging/dev.sh run|test|build" >&2
+    exit 2
+    ;;
+esac
