@@ -57,7 +57,7 @@ void registerBench(CLI::App& app)
         if (o->json)
             std::cout << bq::benchReportJson(report) << std::endl;
         else
-            std::cout << bq::benchReportTable(report);
+            std::cout << bq::formatBenchTable(report);
     });
 }
 

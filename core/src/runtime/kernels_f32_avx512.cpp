@@ -3,9 +3,30 @@
 #include <immintrin.h>
 #include <cstddef>
 
+// GCC 12's AVX-512 headers build their don't-care operands from self-initialised variables, which
+// -Wuninitialized reports at every inlined call site (GCC bug 105593); the code here never reads them.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace bq::kernels::detail {
 
 namespace {
+
+inline __m512 maskedLoad(__mmask16 mask, const float* p)
+{
+    return _mm512_mask_loadu_ps(_mm512_setzero_ps(), mask, p);
+}
+
+// A fixed reduction tree, the same for every tile.
+inline float hsum(__m512 v)
+{
+    const __m512 hi = _mm512_shuffle_f32x4(v, v, 0xEE);
+    const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_castps512_ps256(hi));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
 
 // R rows × TT tokens register tile: TT·R accumulators + R weight vectors + 1 activation vector.
 template <int R, int TT>
@@ -31,16 +52,16 @@ inline void tile(const float* W, int K, const float* X, std::size_t ldx, float* 
         const auto mask = static_cast<__mmask16>((1u << (K - k)) - 1u);
         __m512 w[R];
         for (int r = 0; r < R; ++r)
-            w[r] = _mm512_maskz_loadu_ps(mask, W + r * ldw + k);
+            w[r] = maskedLoad(mask, W + r * ldw + k);
         for (int t = 0; t < TT; ++t) {
-            const __m512 x = _mm512_maskz_loadu_ps(mask, X + t * ldx + k);
+            const __m512 x = maskedLoad(mask, X + t * ldx + k);
             for (int r = 0; r < R; ++r)
                 acc[t][r] = _mm512_fmadd_ps(w[r], x, acc[t][r]);
         }
     }
     for (int t = 0; t < TT; ++t)
         for (int r = 0; r < R; ++r)
-            Y[t * ldy + r] = _mm512_reduce_add_ps(acc[t][r]);
+            Y[t * ldy + r] = hsum(acc[t][r]);
 }
 
 // Token groups of TT for a tile of R rows.
@@ -54,23 +75,83 @@ inline void rowTile(const float* W, int K, const float* X, std::size_t ldx, int 
         tile<R, 1>(W, K, X + t * ldx, ldx, Y + t * ldy, ldy);
 }
 
+
+// One K-panel [k0, k1) of a 4-row × 4-token tile; the 16-lane partial sums live in `acc` between panels, so
+// every lane still accumulates k in increasing order (the same sum as tile<>). k1 < K only at multiples of 16.
+inline void panel4x4(const float* W, std::size_t ldw, const float* X, std::size_t ldx, int k0, int k1, int K,
+                     __m512* accBuf, bool first, bool last, float* Y, std::size_t ldy)
+{
+    __m512 acc[4][4];
+    for (int t = 0; t < 4; ++t)
+        for (int r = 0; r < 4; ++r)
+            acc[t][r] = first ? _mm512_setzero_ps() : accBuf[t * 4 + r];
+    int k = k0;
+    for (; k + 16 <= k1; k += 16) {
+        __m512 w[4];
+        for (int r = 0; r < 4; ++r)
+            w[r] = _mm512_loadu_ps(W + r * ldw + k);
+        for (int t = 0; t < 4; ++t) {
+            const __m512 x = _mm512_loadu_ps(X + t * ldx + k);
+            for (int r = 0; r < 4; ++r)
+                acc[t][r] = _mm512_fmadd_ps(w[r], x, acc[t][r]);
+        }
+    }
+    if (k < k1) { // only in the last panel
+        const auto mask = static_cast<__mmask16>((1u << (K - k)) - 1u);
+        __m512 w[4];
+        for (int r = 0; r < 4; ++r)
+            w[r] = maskedLoad(mask, W + r * ldw + k);
+        for (int t = 0; t < 4; ++t) {
+            const __m512 x = maskedLoad(mask, X + t * ldx + k);
+            for (int r = 0; r < 4; ++r)
+                acc[t][r] = _mm512_fmadd_ps(w[r], x, acc[t][r]);
+        }
+    }
+    if (last) {
+        for (int t = 0; t < 4; ++t)
+            for (int r = 0; r < 4; ++r)
+                Y[t * ldy + r] = hsum(acc[t][r]);
+    } else {
+        for (int t = 0; t < 4; ++t)
+            for (int r = 0; r < 4; ++r)
+                accBuf[t * 4 + r] = acc[t][r];
+    }
+}
+
 } // namespace
 
 void matmulRowsAvx512(const float* W, int K, const float* X, std::size_t ldx, int T, float* Y, std::size_t ldy,
                       std::size_t rowBegin, std::size_t rowEnd)
 {
     const auto ldw = static_cast<std::size_t>(K);
-    // Token blocks keep the activation panel cache-resident while each 4-row weight tile is reused.
-    const int tokenBlock = K > 4096 ? 16 : 32;
-    for (int t0 = 0; t0 < T; t0 += tokenBlock) {
-        const int tb = T - t0 < tokenBlock ? T - t0 : tokenBlock;
-        const float* Xb = X + t0 * ldx;
-        float* Yb = Y + t0 * ldy;
+    // Token blocks × K-panels: a 4-row weight panel (8 KB) stays in L1 while every 4-token group of the block
+    // streams past it; the partial sums of the block wait in accBuf (64 tokens × 4 rows × 64 B = 16 KB).
+    constexpr int kPanel = 512, kTokenBlock = 64;
+    alignas(64) static thread_local __m512 accBuf[kTokenBlock / 4][16];
+    const int fullT = T / 4 * 4;
+    for (int t0 = 0; t0 < fullT; t0 += kTokenBlock) {
+        const int tb = fullT - t0 < kTokenBlock ? fullT - t0 : kTokenBlock;
+        std::size_t n = rowBegin;
+        for (; n + 4 <= rowEnd; n += 4) {
+            for (int k0 = 0; k0 < K; k0 += kPanel) {
+                const int k1 = K - k0 <= kPanel ? K : k0 + kPanel;
+                for (int g = 0; g < tb / 4; ++g) {
+                    const int t = t0 + 4 * g;
+                    panel4x4(W + n * ldw, ldw, X + t * ldx, ldx, k0, k1, K, accBuf[g], k0 == 0, k1 == K,
+                             Y + t * ldy + n, ldy);
+                }
+            }
+        }
+        for (; n < rowEnd; ++n)
+            rowTile<1>(W + n * ldw, K, X + t0 * ldx, ldx, tb, Y + t0 * ldy + n, ldy);
+    }
+    // Leftover tokens (T mod 4): one at a time.
+    if (fullT < T) {
         std::size_t n = rowBegin;
         for (; n + 4 <= rowEnd; n += 4)
-            rowTile<4>(W + n * ldw, K, Xb, ldx, tb, Yb + n, ldy);
+            rowTile<4>(W + n * ldw, K, X + fullT * ldx, ldx, T - fullT, Y + fullT * ldy + n, ldy);
         for (; n < rowEnd; ++n)
-            rowTile<1>(W + n * ldw, K, Xb, ldx, tb, Yb + n, ldy);
+            rowTile<1>(W + n * ldw, K, X + fullT * ldx, ldx, T - fullT, Y + fullT * ldy + n, ldy);
     }
 }
 
@@ -99,7 +180,7 @@ void axpyAvx512(float a, const float* x, float* y, int n)
         _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
     if (i < n) {
         const auto mask = static_cast<__mmask16>((1u << (n - i)) - 1u);
-        const __m512 r = _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(mask, x + i), _mm512_maskz_loadu_ps(mask, y + i));
+        const __m512 r = _mm512_fmadd_ps(va, maskedLoad(mask, x + i), maskedLoad(mask, y + i));
         _mm512_mask_storeu_ps(y + i, mask, r);
     }
 }

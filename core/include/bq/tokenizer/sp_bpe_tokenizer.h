@@ -26,6 +26,14 @@ struct SpBpeOptions {
     std::int32_t bosId = 1, eosId = 2, unkId = 0; // -1 when absent
     bool addBos = true;            // what addsBosByDefault() reports
     std::string family = "sentencepiece";
+    // SentencePiece normalizer rule: drop leading and trailing spaces and collapse runs of spaces.
+    bool removeExtraWhitespaces = false;
+    // llama2.c run.c rules instead of SentencePiece's: any piece may be a merge result, a code point missing
+    // from the vocabulary (or an invalid UTF-8 byte) becomes byte tokens before merging, and pieces scoring
+    // <= -1e10 never merge. SentencePiece rules (false): invalid UTF-8 bytes become U+FFFD, only normal,
+    // user-defined and unused pieces are merge results, unused results are split back, unknown symbols fall
+    // back to bytes (or one <unk> per run of unknown symbols) after merging.
+    bool runcCompat = false;
 };
 
 class SpBpeTokenizer final : public Tokenizer {
@@ -54,6 +62,22 @@ private:
     SpBpeOptions m_options;
     std::unordered_map<std::string, std::int32_t> m_index; // normalised piece (spaces as "▁") -> id
     std::int32_t m_byteIds[256];
+
+    struct Symbol;
+    std::int32_t lookup(std::string_view s) const noexcept; // exact stored piece -> id, -1 when absent
+    bool mergeable(std::int32_t id) const noexcept;
+    std::string normalize(std::string_view text, bool dummyPrefix) const;
+    void encodeText(std::string_view text, bool dummyPrefix, std::vector<std::int32_t>& out) const;
+    std::vector<std::int32_t> m_slots;      // open-addressing hash of stored pieces (ids; -1 = empty)
+    std::vector<std::string> m_text;         // decoded bytes of each id ("" for control/unknown)
+    std::vector<std::string> m_display;      // what includeSpecial shows for control/unknown ids
+    std::vector<std::int32_t> m_userDefined; // user-defined ids, longest piece first (matched whole)
+    std::vector<std::int32_t> m_special;     // control + user-defined ids recognised by parseSpecial
+    bool m_hasUnused = false;
+    // Adjacent character pairs found inside mergeable pieces (open-addressing set, ~0 = empty): a text
+    // boundary between characters forming no such pair can never be crossed by a merge.
+    std::vector<std::uint64_t> m_pairSlots;
+    bool hasPair(std::uint32_t a, std::uint32_t b) const noexcept;
 };
 
 } // namespace bq

@@ -1,0 +1,56 @@
+// Writers from any loaded Model to Hugging Face directories and GGUF files.
+//
+// writeHfDirectory: config.json, model.safetensors, tokenizer.json, tokenizer_config.json, written into
+// "<dir>.tmp-<pid>" and renamed into place. Interleaved-RoPE models (llama2.c, GGUF llama) get their q/k rows
+// (and q/k biases and norms) permuted back to HF's rotate-half order per head — HF row i <- row 2i,
+// HF row i + hd/2 <- row 2i+1 — so the HF model computes the same function. SentencePiece-style vocabularies
+// become a tokenizer.json BPE model with byte_fallback, normalizer Prepend("▁") + Replace(" " -> "▁"), decoder
+// Replace/ByteFallback/Fuse/Strip, and merges derived from the scores as HF's SentencePieceExtractor does:
+// every split of a piece into two in-vocabulary pieces, ordered by the merged piece's score (highest first,
+// ties in vocabulary order). Byte-level BPE vocabularies are written with their merges and pre-tokenizer
+// (or copied from the source directory when it has a tokenizer.json).
+//
+// writeGguf: architecture, tokenizer and bitstudio keys (gguf_model.h lists what is read back); llama/mistral
+// are written as GGUF "llama" with q/k rows in interleaved order (permuted when the model is NeoX), qwen2/qwen3
+// in rotate-half order. Matrices are stored as weightType (F32, F16 or Q8_0; Q8_0 falls back to F16 for rows
+// whose length is not a multiple of 32), 1-D tensors as F32. A tensor already stored in weightType is copied
+// byte for byte. llama3 rope scaling adds llama.cpp's rope_freqs.weight tensor.
+#pragma once
+#include "bq/model/model.h"
+#include "bq/model/tensor.h"
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace bq {
+
+// dtype: F32, F16 or BF16 for every tensor.
+void writeHfDirectory(const Model& model, const std::filesystem::path& dir, DType dtype = DType::F32);
+
+struct GgufWriteOptions {
+    std::uint32_t alignment = 64;
+    std::string name; // general.name; default: the source file or directory name
+};
+void writeGguf(const Model& model, const std::filesystem::path& file, DType weightType,
+               const GgufWriteOptions& options = {});
+
+// One safetensors file from tensors (names used as given, bytes as stored: F32/F16/BF16/I8/I32), header keys
+// and data in name order, the buffer packed without holes (as the reference requires), the header padded
+// with spaces to a multiple of 8 bytes, written atomically.
+void writeSafetensorsFile(const std::filesystem::path& file, const std::vector<Tensor>& tensors,
+                          const std::map<std::string, std::string>& metadata = {});
+
+// Row permutations between RoPE conventions for a [nHeads·hd, ...] tensor (rows = its outermost dimension).
+// toNeoX: HF row h·hd + i <- row h·hd + 2i, row h·hd + i + hd/2 <- row h·hd + 2i + 1. The inverse when false.
+Tensor permuteRopeRows(const Tensor& t, int nHeads, bool toNeoX);
+
+// Conversions used by the writers (ggml's reference rounding: fp16/bf16 nearest even, Q8_0 d = amax/127 and
+// q = round(x / d) with the fp32 d, stored as fp16).
+Tensor convertTensor(const Tensor& t, DType to);
+
+// The score-derived merges of a SentencePiece-style vocabulary (pieces in "▁" form), as "left right".
+std::vector<std::string> mergesFromScores(const std::vector<std::string>& pieces, const std::vector<float>& scores);
+
+} // namespace bq

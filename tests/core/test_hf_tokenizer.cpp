@@ -1,0 +1,302 @@
+// HfBpeTokenizer against the reference counts of the JavaScript port of Hugging Face tokenizers
+// (shared/MANIFEST.md), plus hand-checked behaviours (special tokens, NFC, byte fallback, streaming, errors).
+#include "bq/tokenizer/hf_bpe_tokenizer.h"
+#include "bq/util/errors.h"
+#include "support/test_support.h"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <thread>
+
+namespace {
+
+std::shared_ptr<bq::HfBpeTokenizer> load(const std::string& name)
+{
+    static std::map<std::string, std::shared_ptr<bq::HfBpeTokenizer>> cache;
+    auto& t = cache[name];
+    if (!t)
+        t = bq::HfBpeTokenizer::fromJsonFile(bqtest::sharedPath("tokenizers/" + name + "/tokenizer.json"));
+    return t;
+}
+
+void writeFile(const std::filesystem::path& p, const std::string& text)
+{
+    std::ofstream(p, std::ios::binary) << text;
+}
+
+struct FileCase {
+    const char* tokenizer;
+    const char* text;
+    std::size_t count;
+    std::vector<std::int32_t> firstIds;
+};
+
+} // namespace
+
+TEST_CASE("whole-file token counts match the Hugging Face reference", "[tokenizer][hf]")
+{
+    if (!bqtest::haveShared("HF tokenizers and texts"))
+        return;
+    const std::string wiki = bqtest::readFile(bqtest::sharedPath("data/wikitext-2/wikitext-2-raw-v1.test.txt"));
+    const std::string tiny = bqtest::readFile(bqtest::sharedPath("data/tinystories/tinystories_val.txt"));
+    const std::vector<FileCase> cases = {
+        {"llama3", "wiki", 289076, {271, 284, 8563, 426, 11206, 466}},
+        {"qwen3", "wiki", 299078, {271, 284, 8397, 425, 10965, 465}},
+        {"sp32k", "wiki", 334660, {28705, 13, 13, 327, 5606, 365}},
+        {"llama3", "tiny", 186044, {}},
+        {"qwen3", "tiny", 186059, {}},
+        {"sp32k", "tiny", 203668, {}},
+    };
+    for (const FileCase& c : cases) {
+        const auto tok = load(c.tokenizer);
+        const std::string& text = std::string(c.text) == "wiki" ? wiki : tiny;
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::vector<std::int32_t> ids = tok->encode(text);
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::cout << "[hf tokenizer] " << c.tokenizer << " on " << c.text << ": " << ids.size() << " tokens in "
+                  << secs << " s (" << text.size() / 1e6 / secs << " MB/s)\n";
+        INFO(c.tokenizer << " on " << c.text);
+        CHECK(ids.size() == c.count);
+        for (std::size_t i = 0; i < c.firstIds.size() && i < ids.size(); ++i)
+            CHECK(ids[i] == c.firstIds[i]);
+        CHECK(tok->decode(ids) == text);
+    }
+}
+
+TEST_CASE("tokenizer_config.json gives bos, eos, stop ids and the chat template", "[tokenizer][hf]")
+{
+    if (!bqtest::haveShared("HF tokenizers"))
+        return;
+    const auto llama3 = load("llama3");
+    CHECK(llama3->family() == "bpe-byte-level");
+    CHECK(llama3->isByteLevel());
+    CHECK(llama3->preTokenizerName() == "llama-bpe");
+    CHECK(llama3->bosId() == 128000);
+    CHECK(llama3->piece(128000) == "<|begin_of_text|>");
+    CHECK(llama3->eosId() == 128001);
+    CHECK(llama3->addsBosByDefault());
+    const auto stops3 = llama3->stopIds();
+    CHECK(std::find(stops3.begin(), stops3.end(), 128009) != stops3.end()); // <|eot_id|>
+    CHECK(std::find(stops3.begin(), stops3.end(), 128001) != stops3.end());
+    CHECK(llama3->vocabSize() == 128256);
+    CHECK(llama3->kind(128009) == bq::TokenKind::Control);
+    CHECK(llama3->chatTemplate().find("start_header_id") != std::string::npos);
+    CHECK(llama3->merges().size() == 280147);
+    CHECK(llama3->merges().front() == "\xC4\xA0 \xC4\xA0"); // "Ġ Ġ"
+    CHECK(llama3->encode("hi", {true, false, false}).front() == 128000);
+
+    const auto qwen3 = load("qwen3");
+    CHECK(qwen3->preTokenizerName() == "qwen2");
+    CHECK(qwen3->bosId() == -1);
+    CHECK_FALSE(qwen3->addsBosByDefault());
+    CHECK(qwen3->eosId() == 151645); // <|im_end|>
+    const auto stopsQ = qwen3->stopIds();
+    CHECK(std::find(stopsQ.begin(), stopsQ.end(), 151643) != stopsQ.end()); // <|endoftext|>
+    CHECK(qwen3->merges().front() == "\xC4\xA0 \xC4\xA0");
+    CHECK(qwen3->kind(151657) == bq::TokenKind::UserDefined); // <tool_call>, not special
+
+    const auto sp = load("sp32k");
+    CHECK(sp->family() == "bpe-sentencepiece");
+    CHECK_FALSE(sp->isByteLevel());
+    CHECK(sp->bosId() == 1);
+    CHECK(sp->eosId() == 2);
+    CHECK(sp->addsBosByDefault());
+    CHECK(sp->kind(0) == bq::TokenKind::Control); // <unk> is a special added token in this file
+    CHECK(sp->kind(sp->findPiece("<0x0A>")) == bq::TokenKind::Byte);
+}
+
+TEST_CASE("special tokens are recognised only with parseSpecial", "[tokenizer][hf]")
+{
+    if (!bqtest::haveShared("HF tokenizers"))
+        return;
+    const auto qwen3 = load("qwen3");
+    const std::string chat = "<|im_start|>user\nhi<|im_end|>";
+    bq::EncodeOptions special;
+    special.parseSpecial = true;
+    const auto withSpecial = qwen3->encode(chat, special);
+    std::vector<std::int32_t> expected{151644};
+    const auto inner = qwen3->encode("user\nhi");
+    expected.insert(expected.end(), inner.begin(), inner.end());
+    expected.push_back(151645);
+    CHECK(withSpecial == expected);
+    CHECK(inner == std::vector<std::int32_t>{qwen3->findPiece("user"), qwen3->findPiece("\xC4\x8A"),
+                                             qwen3->findPiece("hi")});
+
+    const auto plain = qwen3->encode(chat);
+    for (std::int32_t id : plain)
+        CHECK(id < 151643);
+    CHECK(plain.front() == qwen3->findPiece("<"));
+    CHECK(qwen3->decode(plain) == chat);
+    // Special tokens decode to nothing unless asked for.
+    CHECK(qwen3->decode(withSpecial) == "user\nhi");
+    CHECK(qwen3->decode(withSpecial, true) == chat);
+    // Non-special added tokens are always matched.
+    CHECK(qwen3->encode("<think>") == std::vector<std::int32_t>{qwen3->findPiece("<think>")});
+    CHECK(qwen3->findPiece("<think>") == 151667);
+
+    const auto llama3 = load("llama3");
+    const auto l = llama3->encode("<|begin_of_text|>Hello<|eot_id|>", special);
+    CHECK(l == std::vector<std::int32_t>{128000, llama3->findPiece("Hello"), 128009});
+}
+
+TEST_CASE("Qwen's NFC normalizer composes decomposed characters", "[tokenizer][hf]")
+{
+    if (!bqtest::haveShared("HF tokenizers"))
+        return;
+    const std::string composed = "caf\xC3\xA9 au lait";    // é
+    const std::string decomposed = "cafe\xCC\x81 au lait"; // e + U+0301
+    const auto qwen3 = load("qwen3");
+    CHECK(qwen3->encode(decomposed) == qwen3->encode(composed));
+    // Llama 3 has no normalizer: the two spellings stay different.
+    const auto llama3 = load("llama3");
+    CHECK(llama3->encode(decomposed) != llama3->encode(composed));
+    CHECK(llama3->decode(llama3->encode(decomposed)) == decomposed);
+}
+
+TEST_CASE("sp32k falls back to byte tokens for characters outside the vocabulary", "[tokenizer][hf]")
+{
+    if (!bqtest::haveShared("HF tokenizers"))
+        return;
+    const auto sp = load("sp32k");
+    const std::string ch = "\xF0\x9D\x94\xB8"; // U+1D538 MATHEMATICAL DOUBLE-STRUCK CAPITAL A
+    REQUIRE(sp->findPiece(ch) < 0);
+    const auto ids = sp->encode(ch);
+    const std::vector<std::int32_t> expected{28705, sp->findPiece("<0xF0>"), sp->findPiece("<0x9D>"),
+                                             sp->findPiece("<0x94>"), sp->findPiece("<0xB8>")};
+    CHECK(ids == expected);
+    CHECK(sp->decode(ids) == ch);
+    // "Hello world": the prepended "▁" and the strip on decode.
+    const auto hw = sp->encode("Hello world");
+    CHECK(hw == std::vector<std::int32_t>{sp->findPiece("\xE2\x96\x81Hello"), sp->findPiece("\xE2\x96\x81world")});
+    CHECK(sp->decode(hw) == "Hello world");
+    CHECK(sp->decodeToken(1, hw[0]) == "Hello");       // after BOS: leading space stripped
+    CHECK(sp->decodeToken(hw[0], hw[1]) == " world"); // mid-stream: kept
+}
+
+TEST_CASE("streaming decode never splits a UTF-8 character across byte-level tokens", "[tokenizer][hf]")
+{
+    if (!bqtest::haveShared("HF tokenizers"))
+        return;
+    const auto llama3 = load("llama3");
+    const std::string text = "A \xF0\x9F\xA6\x99 and \xE4\xB8\xAD\xE6\x96\x87 \xF0\x90\x8C\xB0!"; // llama, 中文, Gothic
+    const auto ids = llama3->encode(text);
+    bq::TokenStreamDecoder stream(*llama3);
+    std::string joined;
+    int partial = 0;
+    for (std::int32_t id : ids) {
+        const std::string raw = llama3->decodeToken(-2, id);
+        if (bq::completeUtf8Prefix(raw) != raw.size())
+            ++partial;
+        const std::string out = stream.push(id);
+        CHECK(bq::completeUtf8Prefix(out) == out.size());
+        joined += out;
+    }
+    joined += stream.flush();
+    CHECK(partial > 0); // the test really exercises a character split over tokens
+    CHECK(joined == text);
+}
+
+TEST_CASE("encode is thread-safe and deterministic", "[tokenizer][hf]")
+{
+    if (!bqtest::haveShared("HF tokenizers"))
+        return;
+    const auto qwen3 = load("qwen3");
+    const std::string text = bqtest::readFile(bqtest::sharedPath("data/tinystories/tinystories_val.txt")).substr(0, 200000);
+    std::vector<std::int32_t> a, b;
+    std::thread t1([&] { a = qwen3->encode(text); });
+    std::thread t2([&] { b = qwen3->encode(text); });
+    t1.join();
+    t2.join();
+    CHECK(a == b);
+    CHECK(a == qwen3->encode(text));
+}
+
+TEST_CASE("fromGguf rebuilds the same tokenizer from GGUF-style arrays", "[tokenizer][hf]")
+{
+    if (!bqtest::haveShared("HF tokenizers"))
+        return;
+    const std::string text = bqtest::readFile(bqtest::sharedPath("data/wikitext-2/wikitext-2-raw-v1.test.txt")).substr(0, 150000);
+    for (const char* name : {"llama3", "qwen3"}) {
+        const auto src = load(name);
+        std::vector<std::string> tokens;
+        std::vector<std::int32_t> types;
+        for (std::int32_t i = 0; i < src->vocabSize(); ++i) {
+            tokens.push_back(src->piece(i));
+            const bq::TokenKind k = src->kind(i);
+            types.push_back(k == bq::TokenKind::Control ? 3 : k == bq::TokenKind::UserDefined ? 4 : 1);
+        }
+        const auto gguf = bq::HfBpeTokenizer::fromGguf(tokens, types, src->merges(), src->preTokenizerName(),
+                                                        src->bosId(), src->eosId(), src->addsBosByDefault());
+        INFO(name);
+        CHECK(gguf->encode(text) == src->encode(text));
+        bq::EncodeOptions special;
+        special.parseSpecial = true;
+        const std::string chat = "<|im_start|>x<|eot_id|><|im_end|>";
+        CHECK(gguf->encode(chat, special) == src->encode(chat, special));
+        CHECK(gguf->stopIds() == src->stopIds());
+        CHECK(gguf->preTokenizerName() == src->preTokenizerName());
+    }
+    CHECK_THROWS_AS(bq::HfBpeTokenizer::fromGguf({"a"}, {1}, {}, "no-such-pre", -1, -1, false), bq::FormatError);
+}
+
+TEST_CASE("a hand-made tokenizer.json merges by rank in both merge notations", "[tokenizer][hf]")
+{
+    bqtest::TempDir dir;
+    const std::string vocab = R"({"a":0,"b":1,"c":2,"ab":3,"bc":4,"abc":5,"Ġ":6,"Ġa":7,"<x>":8})";
+    for (const char* merges : {R"(["b c","a b","a bc","Ġ a"])", R"([["b","c"],["a","b"],["a","bc"],["Ġ","a"]])"}) {
+        writeFile(dir / "tokenizer.json",
+                  std::string(R"({"added_tokens":[{"id":9,"content":"<sp>","special":true}],)") +
+                      R"("normalizer":null,"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"use_regex":true},)" +
+                      R"("decoder":{"type":"ByteLevel"},"model":{"type":"BPE","vocab":)" + vocab +
+                      R"(,"merges":)" + merges + "}}");
+        const auto t = bq::HfBpeTokenizer::fromJsonFile(dir / "tokenizer.json");
+        // "abc": b+c (rank 0) before a+b (rank 1), then a+bc.
+        CHECK(t->encode("abc") == std::vector<std::int32_t>{5});
+        // "abab ca": the GPT-2 regex splits "abab" and " ca"; "Ġ c" and "c a" have no merge.
+        CHECK(t->encode("abab ca") == std::vector<std::int32_t>{3, 3, 6, 2, 0});
+        CHECK(t->encode(" a") == std::vector<std::int32_t>{7});
+        CHECK(t->decode({7, 4}) == " abc");
+        bq::EncodeOptions special;
+        special.parseSpecial = true;
+        CHECK(t->encode("a<sp>a", special) == std::vector<std::int32_t>{0, 9, 0});
+        CHECK(t->vocabSize() == 10);
+        CHECK(t->bosId() == -1);
+        CHECK(t->preTokenizerName() == "gpt-2");
+    }
+}
+
+TEST_CASE("malformed tokenizer.json files raise FormatError naming the field", "[tokenizer][hf]")
+{
+    bqtest::TempDir dir;
+    const auto expectError = [&](const std::string& json, const std::string& field) {
+        writeFile(dir / "tokenizer.json", json);
+        try {
+            bq::HfBpeTokenizer::fromJsonFile(dir / "tokenizer.json");
+            FAIL("no error for " << field);
+        } catch (const bq::FormatError& e) {
+            CHECK(e.field() == field);
+            CHECK(e.path() == (dir / "tokenizer.json").string());
+            CHECK(std::string(e.what()).find(field) != std::string::npos);
+        }
+    };
+    const std::string model = R"("model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]})";
+    expectError(R"({"pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Whitespace"}]},)" + model + "}",
+                "pre_tokenizer.pretokenizers[0].type");
+    expectError(R"({"normalizer":{"type":"Sequence","normalizers":[{"type":"NFC"},{"type":"BertNormalizer"}]},)" +
+                    model + "}",
+                "normalizer.normalizers[1].type");
+    expectError(R"({"decoder":{"type":"WordPiece"},)" + model + "}", "decoder.type");
+    expectError(R"({"model":{"type":"Unigram","vocab":[]}})", "model.type");
+    expectError(R"({"model":{"type":"BPE","vocab":{"a":0},"merges":["a z"]}})", "model.merges[0]");
+    expectError(R"({"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"added_tokens":[{"content":"x"}]})",
+                "added_tokens[0].id");
+    expectError(R"({"pre_tokenizer":{"type":"Split","pattern":{"Regex":"(unclosed"},"behavior":"Isolated"},)" +
+                    model + "}",
+                "pre_tokenizer.pattern.Regex");
+    expectError(R"({"model": {"type": "BPE", "vocab": )", "json");
+    expectError(R"({"normalizer":null})", "model");
+    CHECK_THROWS_AS(bq::HfBpeTokenizer::fromJsonFile(dir / "missing.json"), bq::FormatError);
+}

@@ -1,0 +1,43 @@
+// The "Log" dock: timestamped core and application messages with a minimum-level filter. GUI thread.
+#pragma once
+#include "bq/jobs/job.h"
+#include <QDateTime>
+#include <QString>
+#include <QVector>
+#include <QWidget>
+
+class QComboBox;
+class QPlainTextEdit;
+
+namespace bq {
+
+class LogPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit LogPanel(QWidget* parent = nullptr);
+
+    void append(LogLevel level, const QString& text);
+    void clear();
+    // All messages kept so far (unfiltered), "LEVEL text" per line, oldest first.
+    QStringList lines() const;
+    int errorCount() const { return m_errors; }
+
+private:
+    struct Entry {
+        QDateTime time;
+        LogLevel level;
+        QString text;
+    };
+    void render();
+    bool shown(const Entry& e) const;
+    void appendEntry(const Entry& e);
+
+    QVector<Entry> m_entries;
+    int m_errors = 0;
+    QComboBox* m_level = nullptr;
+    QPlainTextEdit* m_view = nullptr;
+};
+
+const char* logLevelName(LogLevel level) noexcept;
+
+} // namespace bq

@@ -1,0 +1,137 @@
+#include "widgets/model_overview.h"
+#include "bq/model/model.h"
+#include "bq/model/tensor_names.h"
+#include "bq/tokenizer/tokenizer.h"
+#include "widgets/model_summary.h"
+#include <QLocale>
+#include <map>
+
+namespace bq {
+
+namespace {
+
+const char* const kSample = "Once upon a time, there was a little bird who wanted to fly.";
+
+QString row(const QStringList& cells, bool header = false)
+{
+    QString out = QStringLiteral("<tr>");
+    for (int i = 0; i < cells.size(); ++i) {
+        const QString align = i == 0 ? QStringLiteral("left") : QStringLiteral("right");
+        out += header ? QStringLiteral("<th align='%1'>%2</th>").arg(align, cells[i])
+                      : QStringLiteral("<td align='%1'>%2</td>").arg(align, cells[i]);
+    }
+    return out + QStringLiteral("</tr>");
+}
+
+QString tokenizerSample(const Tokenizer& tok)
+{
+    std::vector<std::int32_t> ids;
+    try {
+        ids = tok.encode(kSample);
+    } catch (const std::exception& e) {
+        return QStringLiteral("<p>Tokenizer error: %1</p>").arg(QString::fromUtf8(e.what()).toHtmlEscaped());
+    }
+    QString pieces;
+    for (std::int32_t id : ids) {
+        QString piece = QString::fromStdString(tok.piece(id)).toHtmlEscaped();
+        pieces += QStringLiteral("<span style='background-color:#e3ecf7'>&nbsp;%1&nbsp;</span><sub>%2</sub> ")
+                      .arg(piece)
+                      .arg(id);
+    }
+    return QStringLiteral("<p><i>%1</i> → %2 tokens (%3 characters)</p><p style='line-height:150%'>%4</p>")
+        .arg(QString::fromUtf8(kSample).toHtmlEscaped())
+        .arg(ids.size())
+        .arg(QString::fromUtf8(kSample).size())
+        .arg(pieces);
+}
+
+} // namespace
+
+ModelOverview::ModelOverview(QWidget* parent) : QTextBrowser(parent)
+{
+    setOpenLinks(false);
+    setFrameShape(QFrame::NoFrame);
+    setModel(nullptr);
+}
+
+void ModelOverview::setModel(const std::shared_ptr<const Model>& model)
+{
+    if (!model) {
+        setHtml(tr("<h2>bitstudio</h2><p>1-bit post-training quantization studio.</p>"
+                   "<p>Open a model with <b>File → Open model…</b> (llama2.c checkpoints, GGUF files) or "
+                   "<b>File → Open HF directory…</b> (safetensors with config.json), or explore the built-in "
+                   "<b>demo model</b>.</p>"));
+        return;
+    }
+    setHtml(overviewHtml(*model));
+}
+
+QString ModelOverview::overviewHtml(const Model& model)
+{
+    QString name = QString::fromStdString(model.config.arch);
+    for (const auto& [key, value] : model.metadata)
+        if (key == "general.name" && !value.empty())
+            name = QString::fromStdString(value);
+    QString html = QStringLiteral("<h2>%1</h2><p style='color:#666'>%2 — %3</p>")
+                       .arg(name.toHtmlEscaped(), QString::fromStdString(model.sourcePath).toHtmlEscaped(),
+                            QString::fromStdString(model.sourceFormat).toHtmlEscaped());
+
+    html += QStringLiteral("<h3>Summary</h3><table cellspacing='0' cellpadding='3'>");
+    for (const auto& [label, value] : modelSummaryRows(model))
+        html += QStringLiteral("<tr><td style='color:#555'>%1</td><td>%2</td></tr>")
+                    .arg(label.toHtmlEscaped(), value.toHtmlEscaped());
+    html += QStringLiteral("</table>");
+
+    // Weights by data type.
+    struct Totals {
+        int tensors = 0;
+        std::int64_t params = 0;
+        std::uint64_t bytes = 0;
+    };
+    std::map<int, Totals> byType;
+    std::int64_t allParams = 0;
+    for (const auto& [tname, t] : model.tensors) {
+        Totals& s = byType[int(t.dtype)];
+        ++s.tensors;
+        s.params += t.numel();
+        s.bytes += t.nbytes;
+        allParams += t.numel();
+    }
+    html += QStringLiteral("<h3>Weights by type</h3><table cellspacing='0' cellpadding='3' border='0'>");
+    html += row({tr("Type"), tr("Tensors"), tr("Parameters"), tr("Size"), tr("Bits/weight"), tr("Share")}, true);
+    for (const auto& [dtype, s] : byType)
+        html += row({QString::fromLatin1(dtypeName(static_cast<DType>(dtype))), QString::number(s.tensors),
+                     QLocale::c().toString(qlonglong(s.params)), humanBytes(s.bytes),
+                     QString::number(s.params ? 8.0 * double(s.bytes) / double(s.params) : 0.0, 'f', 3),
+                     QStringLiteral("%1%").arg(allParams ? 100.0 * double(s.params) / double(allParams) : 0.0, 0,
+                                               'f', 1)});
+    html += QStringLiteral("</table>");
+
+    // One block's matrices (all blocks share the architecture).
+    if (model.config.nLayers > 0) {
+        html += QStringLiteral("<h3>Block structure</h3><p>Each of the %1 blocks holds:</p>"
+                               "<table cellspacing='0' cellpadding='3'>")
+                    .arg(model.config.nLayers);
+        html += row({tr("Tensor"), tr("Shape"), tr("Type"), tr("Parameters")}, true);
+        std::int64_t blockParams = 0;
+        for (const auto& [tname, t] : model.tensors) {
+            if (tname.rfind("blk.0.", 0) != 0)
+                continue;
+            blockParams += t.numel();
+            html += row({QString::fromStdString(tname.substr(6)), QString::fromStdString(t.shapeString()),
+                         QString::fromLatin1(dtypeName(t.dtype)), QLocale::c().toString(qlonglong(t.numel()))});
+        }
+        html += row({tr("<b>total</b>"), QString(), QString(),
+                     QStringLiteral("<b>%1</b>").arg(QLocale::c().toString(qlonglong(blockParams)))});
+        html += QStringLiteral("</table>");
+    }
+
+    if (model.tokenizer)
+        html += QStringLiteral("<h3>Tokenizer</h3>") + tokenizerSample(*model.tokenizer);
+    if (!model.chatTemplate.empty())
+        html += QStringLiteral("<h3>Chat template</h3><pre>%1</pre>")
+                    .arg(QString::fromStdString(model.chatTemplate).toHtmlEscaped());
+    return html;
+}
+
+} // namespace bq

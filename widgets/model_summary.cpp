@@ -1,0 +1,105 @@
+#include "widgets/model_summary.h"
+#include "bq/model/model.h"
+#include "bq/tokenizer/tokenizer.h"
+#include <QLocale>
+#include <QStringList>
+#include <map>
+
+namespace bq {
+
+QString humanCount(std::int64_t n)
+{
+    const double v = double(n);
+    if (v >= 1e9)
+        return QStringLiteral("%1 B").arg(v / 1e9, 0, 'f', 2);
+    if (v >= 1e6)
+        return QStringLiteral("%1 M").arg(v / 1e6, 0, 'f', 2);
+    if (v >= 1e4)
+        return QStringLiteral("%1 K").arg(v / 1e3, 0, 'f', 1);
+    return QString::number(n);
+}
+
+QString humanBytes(std::uint64_t bytes)
+{
+    const double v = double(bytes);
+    if (v >= 1024.0 * 1024.0 * 1024.0)
+        return QStringLiteral("%1 GiB").arg(v / (1024.0 * 1024.0 * 1024.0), 0, 'f', 2);
+    if (v >= 1024.0 * 1024.0)
+        return QStringLiteral("%1 MiB").arg(v / (1024.0 * 1024.0), 0, 'f', 2);
+    if (v >= 1024.0)
+        return QStringLiteral("%1 KiB").arg(v / 1024.0, 0, 'f', 1);
+    return QStringLiteral("%1 B").arg(bytes);
+}
+
+QString dtypeTooltip(int dtype)
+{
+    switch (static_cast<DType>(dtype)) {
+    case DType::F32: return QStringLiteral("F32: 32-bit IEEE float");
+    case DType::F16: return QStringLiteral("F16: 16-bit IEEE half float");
+    case DType::BF16: return QStringLiteral("BF16: bfloat16 (8-bit exponent, 7-bit mantissa)");
+    case DType::Q8_0: return QStringLiteral("Q8_0: 8-bit integers plus one fp16 scale per 32 weights (8.5 bits/weight)");
+    case DType::Q4_0: return QStringLiteral("Q4_0: 4-bit integers plus one fp16 scale per 32 weights (4.5 bits/weight)");
+    case DType::Q1_0:
+        return QStringLiteral("Q1_0: 1-bit — one sign bit per weight plus one fp16 scale per 128 weights "
+                              "(1.125 bits/weight); each weight decodes to +scale or −scale");
+    case DType::I8: return QStringLiteral("I8: 8-bit integers");
+    case DType::I32: return QStringLiteral("I32: 32-bit integers");
+    }
+    return QStringLiteral("unknown type");
+}
+
+QList<QPair<QString, QString>> modelSummaryRows(const Model& model)
+{
+    const ModelConfig& c = model.config;
+    QList<QPair<QString, QString>> rows;
+    auto add = [&](const QString& label, const QString& value) { rows.append({label, value}); };
+
+    add(QStringLiteral("Architecture"), QString::fromStdString(c.arch));
+    add(QStringLiteral("Format"), QString::fromStdString(model.sourceFormat));
+    std::uint64_t bytes = 0;
+    std::map<std::string, std::int64_t> dtypeParams;
+    for (const auto& [name, t] : model.tensors) {
+        bytes += t.nbytes;
+        dtypeParams[dtypeName(t.dtype)] += t.numel();
+    }
+    const std::int64_t params = model.parameterCount();
+    add(QStringLiteral("Parameters"),
+        QStringLiteral("%1 (%2)").arg(humanCount(params), QLocale::c().toString(qlonglong(params))));
+    add(QStringLiteral("Weights"), QStringLiteral("%1 in %2 tensors").arg(humanBytes(bytes)).arg(model.tensors.size()));
+    QStringList mix;
+    for (const auto& [dtype, n] : dtypeParams)
+        mix << QStringLiteral("%1 %2%").arg(QString::fromLatin1(dtype.c_str())).arg(params ? 100.0 * double(n) / double(params) : 0.0, 0, 'f', 1);
+    add(QStringLiteral("Data types"), mix.join(QStringLiteral(", ")));
+    add(QStringLiteral("Layers"), QString::number(c.nLayers));
+    add(QStringLiteral("Dim"), QString::number(c.dim));
+    add(QStringLiteral("FFN dim"), QString::number(c.hiddenDim));
+    add(QStringLiteral("Heads"), c.nKvHeads == c.nHeads
+                                     ? QString::number(c.nHeads)
+                                     : QStringLiteral("%1 (%2 KV)").arg(c.nHeads).arg(c.nKvHeads));
+    add(QStringLiteral("Head dim"), QString::number(c.headDim));
+    add(QStringLiteral("Context"), QString::number(c.maxSeqLen));
+    add(QStringLiteral("Vocabulary"), QString::number(c.vocabSize));
+    add(QStringLiteral("Tokenizer"), model.tokenizer
+                                         ? QStringLiteral("%1 (%2 pieces)")
+                                               .arg(QString::fromStdString(model.tokenizer->family()))
+                                               .arg(model.tokenizer->vocabSize())
+                                         : QStringLiteral("none"));
+    QString rope = QStringLiteral("%1, θ = %2")
+                       .arg(c.ropeStyle == RopeStyle::Interleaved ? QStringLiteral("interleaved")
+                                                                      : QStringLiteral("NeoX (rotate half)"))
+                       .arg(double(c.ropeTheta), 0, 'g', 7);
+    if (c.ropeScaling)
+        rope += QStringLiteral(", llama3 scaling ×%1").arg(double(c.ropeScaling->factor));
+    add(QStringLiteral("RoPE"), rope);
+    add(QStringLiteral("Tied embeddings"), c.tiedEmbeddings ? QStringLiteral("yes") : QStringLiteral("no"));
+    add(QStringLiteral("Norm eps"), QString::number(double(c.normEps), 'g', 3));
+    if (c.qkvBias)
+        add(QStringLiteral("QKV bias"), QStringLiteral("yes"));
+    if (c.qkNorm)
+        add(QStringLiteral("QK norm"), QStringLiteral("yes"));
+    if (c.slidingWindow > 0)
+        add(QStringLiteral("Sliding window"), QString::number(c.slidingWindow));
+    return rows;
+}
+
+} // namespace bq

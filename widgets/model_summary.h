@@ -1,0 +1,23 @@
+// Human-readable facts about a model, shared by the model panel and the overview tab.
+#pragma once
+#include <QList>
+#include <QPair>
+#include <QString>
+#include <cstdint>
+
+namespace bq {
+
+struct Model;
+
+// Ordered (label, value) rows: Architecture, Format, Parameters, Layers, Dim, FFN dim, Heads, Head dim,
+// Context, Vocabulary, Tokenizer, RoPE, Tied embeddings, ...
+QList<QPair<QString, QString>> modelSummaryRows(const Model& model);
+
+// "1.23 M", "7.24 B", "512"
+QString humanCount(std::int64_t n);
+// "3.5 MiB", "812 B"
+QString humanBytes(std::uint64_t bytes);
+// "Q1_0: 1-bit — sign bits plus one fp16 scale per 128 weights" (for tooltips)
+QString dtypeTooltip(int dtype);
+
+} // namespace bq
