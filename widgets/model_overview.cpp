@@ -1,8 +1,9 @@
 #include "widgets/model_overview.h"
 #include "bq/model/model.h"
-#include "bq/model/tensor_names.h"
 #include "bq/tokenizer/tokenizer.h"
 #include "widgets/model_summary.h"
+#include "widgets/tensor_table_model.h"
+#include <algorithm>
 #include <QLocale>
 #include <map>
 
@@ -51,6 +52,7 @@ ModelOverview::ModelOverview(QWidget* parent) : QTextBrowser(parent)
 {
     setOpenLinks(false);
     setFrameShape(QFrame::NoFrame);
+    document()->setDocumentMargin(14);
     setModel(nullptr);
 }
 
@@ -101,7 +103,7 @@ QString ModelOverview::overviewHtml(const Model& model)
     html += row({tr("Type"), tr("Tensors"), tr("Parameters"), tr("Size"), tr("Bits/weight"), tr("Share")}, true);
     for (const auto& [dtype, s] : byType)
         html += row({QString::fromLatin1(dtypeName(static_cast<DType>(dtype))), QString::number(s.tensors),
-                     QLocale::c().toString(qlonglong(s.params)), humanBytes(s.bytes),
+                     groupedNumber(s.params), humanBytes(s.bytes),
                      QString::number(s.params ? 8.0 * double(s.bytes) / double(s.params) : 0.0, 'f', 3),
                      QStringLiteral("%1%").arg(allParams ? 100.0 * double(s.params) / double(allParams) : 0.0, 0,
                                                'f', 1)});
@@ -114,15 +116,21 @@ QString ModelOverview::overviewHtml(const Model& model)
                     .arg(model.config.nLayers);
         html += row({tr("Tensor"), tr("Shape"), tr("Type"), tr("Parameters")}, true);
         std::int64_t blockParams = 0;
-        for (const auto& [tname, t] : model.tensors) {
-            if (tname.rfind("blk.0.", 0) != 0)
-                continue;
+        std::vector<const Tensor*> block;
+        for (const auto& [tname, t] : model.tensors)
+            if (tname.rfind("blk.0.", 0) == 0)
+                block.push_back(&t);
+        std::sort(block.begin(), block.end(),
+                  [](const Tensor* a, const Tensor* b) { return tensorOrderLess(a->name, b->name); });
+        for (const Tensor* tp : block) {
+            const Tensor& t = *tp;
+            const std::string& tname = t.name;
             blockParams += t.numel();
             html += row({QString::fromStdString(tname.substr(6)), QString::fromStdString(t.shapeString()),
-                         QString::fromLatin1(dtypeName(t.dtype)), QLocale::c().toString(qlonglong(t.numel()))});
+                         QString::fromLatin1(dtypeName(t.dtype)), groupedNumber(t.numel())});
         }
         html += row({tr("<b>total</b>"), QString(), QString(),
-                     QStringLiteral("<b>%1</b>").arg(QLocale::c().toString(qlonglong(blockParams)))});
+                     QStringLiteral("<b>%1</b>").arg(groupedNumber(blockParams))});
         html += QStringLiteral("</table>");
     }
 

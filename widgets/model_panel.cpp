@@ -105,7 +105,6 @@ void ModelPanel::setModel(std::shared_ptr<const Model> model)
         auto* field = new QLabel(value, m_summaryBox);
         field->setObjectName(QStringLiteral("summary:") + label);
         field->setTextInteractionFlags(Qt::TextSelectableByMouse);
-        field->setWordWrap(true);
         auto* caption = new QLabel(label + QLatin1Char(':'), m_summaryBox);
         caption->setStyleSheet(QStringLiteral("color: palette(dark)"));
         m_summary->addRow(caption, field);

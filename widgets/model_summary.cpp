@@ -19,6 +19,13 @@ QString humanCount(std::int64_t n)
     return QString::number(n);
 }
 
+QString groupedNumber(std::int64_t n)
+{
+    QLocale locale = QLocale::c();
+    locale.setNumberOptions({}); // the C locale omits group separators by default
+    return locale.toString(qlonglong(n));
+}
+
 QString humanBytes(std::uint64_t bytes)
 {
     const double v = double(bytes);
@@ -64,7 +71,7 @@ QList<QPair<QString, QString>> modelSummaryRows(const Model& model)
     }
     const std::int64_t params = model.parameterCount();
     add(QStringLiteral("Parameters"),
-        QStringLiteral("%1 (%2)").arg(humanCount(params), QLocale::c().toString(qlonglong(params))));
+        QStringLiteral("%1 (%2)").arg(humanCount(params), groupedNumber(params)));
     add(QStringLiteral("Weights"), QStringLiteral("%1 in %2 tensors").arg(humanBytes(bytes)).arg(model.tensors.size()));
     QStringList mix;
     for (const auto& [dtype, n] : dtypeParams)

@@ -15,6 +15,8 @@ QList<QPair<QString, QString>> modelSummaryRows(const Model& model);
 
 // "1.23 M", "7.24 B", "512"
 QString humanCount(std::int64_t n);
+// "918,656" (digits grouped by thousands)
+QString groupedNumber(std::int64_t n);
 // "3.5 MiB", "812 B"
 QString humanBytes(std::uint64_t bytes);
 // "Q1_0: 1-bit — sign bits plus one fp16 scale per 128 weights" (for tooltips)

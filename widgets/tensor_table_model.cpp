@@ -45,6 +45,11 @@ std::tuple<int, int, int, std::string> orderKey(const std::string& name)
 
 } // namespace
 
+bool tensorOrderLess(const std::string& a, const std::string& b)
+{
+    return orderKey(a) < orderKey(b);
+}
+
 TensorTableModel::TensorTableModel(QObject* parent) : QAbstractTableModel(parent) {}
 
 void TensorTableModel::setModel(std::shared_ptr<const Model> model)
@@ -57,7 +62,7 @@ void TensorTableModel::setModel(std::shared_ptr<const Model> model)
         for (const auto& [name, t] : m_model->tensors)
             tensors.push_back(&t);
         std::sort(tensors.begin(), tensors.end(),
-                  [](const Tensor* a, const Tensor* b) { return orderKey(a->name) < orderKey(b->name); });
+                  [](const Tensor* a, const Tensor* b) { return tensorOrderLess(a->name, b->name); });
         m_rows.reserve(qsizetype(tensors.size()));
         for (const Tensor* t : tensors)
             m_rows.append({QString::fromStdString(t->name), QString::fromStdString(t->shapeString()),
@@ -92,7 +97,7 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const
         case NameColumn: return r.name;
         case ShapeColumn: return r.shape;
         case DTypeColumn: return QString::fromLatin1(dtypeName(static_cast<DType>(r.dtype)));
-        case BytesColumn: return QLocale::c().toString(qulonglong(r.bytes));
+        case BytesColumn: return groupedNumber(std::int64_t(r.bytes));
         }
         break;
     case SortRole:
@@ -107,7 +112,7 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const
         switch (index.column()) {
         case DTypeColumn: return dtypeTooltip(r.dtype);
         case BytesColumn: return humanBytes(r.bytes);
-        case ShapeColumn: return QStringLiteral("%1 elements").arg(QLocale::c().toString(qlonglong(r.numel)));
+        case ShapeColumn: return QStringLiteral("%1 elements").arg(groupedNumber(r.numel));
         default: return r.name;
         }
     case Qt::TextAlignmentRole:

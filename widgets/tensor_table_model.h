@@ -6,10 +6,15 @@
 #include <QVector>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace bq {
 
 struct Model;
+
+// Model order of canonical tensor names: token_embd, blk.0 … blk.N-1 (parts in forward order), other
+// tensors, output_norm, output.
+bool tensorOrderLess(const std::string& a, const std::string& b);
 
 class TensorTableModel : public QAbstractTableModel {
     Q_OBJECT

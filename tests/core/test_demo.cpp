@@ -79,6 +79,40 @@ double docsPerplexity(const bq::InferenceModel& model)
     return result.ppl;
 }
 
+// Mean KL(p‖q) in nats over every position of the first five stories.
+double meanKl(const bq::InferenceModel& p, const bq::InferenceModel& q)
+{
+    const auto docs = bq::splitDocuments(bq::demoText());
+    const int vocab = p.config().vocabSize;
+    double total = 0;
+    std::int64_t positions = 0;
+    for (int d = 0; d < 5; ++d) {
+        auto ids = p.tokenizer().encode(docs[std::size_t(d)], {.addBos = true});
+        ids.resize(std::min<std::size_t>(ids.size(), 256));
+        std::vector<float> lp, lq;
+        p.newContext()->forward(ids, true, lp);
+        q.newContext()->forward(ids, true, lq);
+        for (std::size_t pos = 0; pos < ids.size(); ++pos) {
+            const float* x = lp.data() + pos * std::size_t(vocab);
+            const float* y = lq.data() + pos * std::size_t(vocab);
+            const double mx = *std::max_element(x, x + vocab), my = *std::max_element(y, y + vocab);
+            double zx = 0, zy = 0;
+            for (int k = 0; k < vocab; ++k) {
+                zx += std::exp(double(x[k]) - mx);
+                zy += std::exp(double(y[k]) - my);
+            }
+            double kl = 0;
+            for (int k = 0; k < vocab; ++k) {
+                const double logPx = double(x[k]) - mx - std::log(zx), logPy = double(y[k]) - my - std::log(zy);
+                kl += std::exp(logPx) * (logPx - logPy);
+            }
+            total += kl;
+            ++positions;
+        }
+    }
+    return total / double(positions);
+}
+
 } // namespace
 
 TEST_CASE("demo model: shape, config and valid tensors", "[demo]")
@@ -111,10 +145,10 @@ TEST_CASE("demo model: shape, config and valid tensors", "[demo]")
     for (const auto& [name, t] : model->tensors) {
         INFO(name);
         CHECK(t.dtype == bq::DType::F32);
-        for (float v : t.f32())
-            REQUIRE(std::isfinite(v));
+        const auto values = t.f32();
+        CHECK(std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); }));
     }
-    // Embedding rows have RMS 1; block weights are small (std ≈ 0.02).
+    // Embedding rows have RMS 1; block weights are small (std ≈ 0.03).
     const auto emb = model->tensor("token_embd.weight").f32();
     double ss = 0;
     for (int k = 0; k < 128; ++k)
@@ -124,7 +158,7 @@ TEST_CASE("demo model: shape, config and valid tensors", "[demo]")
     double sq = 0;
     for (float v : wq)
         sq += double(v) * v;
-    CHECK(std::sqrt(sq / double(wq.size())) == Approx(0.02).epsilon(0.05));
+    CHECK(std::sqrt(sq / double(wq.size())) == Approx(0.03).epsilon(0.05));
 }
 
 TEST_CASE("demo model: two builds give identical bytes", "[demo]")
@@ -186,7 +220,7 @@ TEST_CASE("demo tokenizer: layout, learned pieces and round trip", "[demo][token
     const double charsPerToken = double(text.size()) / double(tokens);
     std::cout << "demo text: " << text.size() << " bytes, " << wordList(text).size() << " words, " << tokens
               << " tokens (" << charsPerToken << " chars/token)\n";
-    CHECK(charsPerToken > 2.5);
+    CHECK(charsPerToken > 2.2); // bytes/characters alone would give 1.0
     CHECK(wordList(text).size() > 3000);
 }
 
@@ -228,15 +262,17 @@ TEST_CASE("demo model predicts its stories: greedy continuation and perplexity",
     std::cout << "demo perplexity (docs, fp32): " << ppl << " (uniform: " << model->config.vocabSize << ")\n";
     CHECK(ppl < model->config.vocabSize / 8.0);
 
-    // The transformer blocks matter: 1-bit sign quantization of their matrices changes the perplexity
-    // measurably, without destroying the prediction.
+    // The transformer blocks matter: 1-bit sign quantization of their matrices changes the predictions
+    // measurably (KL against fp32), without destroying them.
     bq::WeightOverrides overrides;
     for (const auto& [name, t] : model->tensors)
         if (name.rfind("blk.", 0) == 0 && t.shape.size() == 2)
             overrides[name] = signQuantized(t);
     const auto quantized = bq::makeFp32Model(model, 1, overrides);
     const double qppl = docsPerplexity(*quantized);
-    std::cout << "demo perplexity (docs, blocks sign-quantized): " << qppl << "\n";
-    CHECK(std::fabs(qppl - ppl) / ppl > 0.01);
+    const double kl = meanKl(*fp, *quantized);
+    std::cout << "demo perplexity (docs, blocks sign-quantized): " << qppl << ", mean KL vs fp32 " << kl << " nats\n";
+    CHECK(kl > 1e-3);
+    CHECK(kl < 0.1);
     CHECK(qppl < model->config.vocabSize / 8.0);
 }

@@ -21,6 +21,7 @@
 #include "bq/util/mapped_file.h"
 
 #include <cmath>
+#include <sentencepiece_processor.h>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -876,5 +877,12 @@ TEST_CASE("HF directories fall back to tokenizer.model", "[hf][shared]")
     auto back = loadHfDirectory(tmp / "hf");
     REQUIRE(back->tokenizer);
     CHECK(back->tokenizer->vocabSize() == 32000);
-    CHECK(back->tokenizer->encode("Hello world") == std::vector<std::int32_t>{15043, 3186});
+    // Debian's sentencepiece library is the reference.
+    sentencepiece::SentencePieceProcessor sp;
+    REQUIRE(sp.Load(bqtest::sharedPath("tokenizers/llama2/tokenizer.model").string()).ok());
+    for (const std::string text : {"Hello world", "Once upon a time, there was a caf\xC3\xA9.\n  Two  spaces"}) {
+        std::vector<int> want;
+        REQUIRE(sp.Encode(text, &want).ok());
+        CHECK(back->tokenizer->encode(text) == std::vector<std::int32_t>(want.begin(), want.end()));
+    }
 }

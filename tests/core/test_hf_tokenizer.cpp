@@ -268,6 +268,45 @@ TEST_CASE("a hand-made tokenizer.json merges by rank in both merge notations", "
     }
 }
 
+TEST_CASE("ignore_merges, lstrip/rstrip added tokens and empty input", "[tokenizer][hf]")
+{
+    bqtest::TempDir dir;
+    const auto make = [&](bool ignoreMerges) {
+        writeFile(dir / "tokenizer.json",
+                  std::string(R"({"added_tokens":[{"id":6,"content":"<m>","special":false,"lstrip":true,"rstrip":true,)") +
+                      R"("normalized":false}],"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false},)" +
+                      R"("model":{"type":"BPE","ignore_merges":)" + (ignoreMerges ? "true" : "false") +
+                      R"(,"vocab":{"a":0,"b":1,"c":2,"ab":3,"bc":4,"abc":5,"Ġ":7},"merges":["a b","b c"]}})");
+        return bq::HfBpeTokenizer::fromJsonFile(dir / "tokenizer.json");
+    };
+    // No merge builds "abc": BPE gives ab + c, ignore_merges takes the whole pre-token.
+    CHECK(make(false)->encode("abc") == std::vector<std::int32_t>{3, 2});
+    const auto t = make(true);
+    CHECK(t->encode("abc") == std::vector<std::int32_t>{5});
+    // lstrip/rstrip: the spaces around <m> belong to the token.
+    CHECK(t->encode("a <m> b") == std::vector<std::int32_t>{0, 6, 1});
+    CHECK(t->encode("a b") == std::vector<std::int32_t>{0, 7, 1});
+    CHECK(t->encode("").empty());
+    CHECK(t->decode({0, 6, 1}) == "a<m>b");
+}
+
+TEST_CASE("invalid UTF-8 is encoded byte by byte and round-trips", "[tokenizer][hf]")
+{
+    if (!bqtest::haveShared("HF tokenizers"))
+        return;
+    const std::string bad = "ok \xFF\xFE caf\xC3 x\xE2\x82 end";
+    for (const char* name : {"llama3", "qwen3", "sp32k"}) {
+        INFO(name);
+        const auto tok = load(name);
+        const auto ids = tok->encode(bad);
+        CHECK(ids.size() >= 8);
+        CHECK(tok->decode(ids) == bad);
+    }
+    const auto sp = load("sp32k");
+    const auto ids = sp->encode("\xFF");
+    CHECK(ids == std::vector<std::int32_t>{28705, sp->findPiece("<0xFF>")});
+}
+
 TEST_CASE("malformed tokenizer.json files raise FormatError naming the field", "[tokenizer][hf]")
 {
     bqtest::TempDir dir;

@@ -180,6 +180,15 @@ TEST_CASE("llama2.c tokenizer lookup and requirement", "[llama2c][shared]")
     CHECK(noTok->tokenizer == nullptr);
     CHECK_THROWS_AS(bq::loadLlama2cModel(bqtest::sharedPath(kV1), bqtest::sharedPath("nope/tokenizer.bin"), false),
                     bq::FormatError);
+    // A SentencePiece .model is accepted as the tokenizer path, but its vocabulary must fit the model.
+    try {
+        bq::loadLlama2cModel(bqtest::sharedPath(kV1), bqtest::sharedPath("tokenizers/llama2/tokenizer.model"), true);
+        FAIL("a 32000-piece tokenizer was attached to a 512-token model");
+    } catch (const bq::FormatError& e) {
+        CHECK(contains(e.what(), "tokenizer.model"));
+        CHECK(contains(e.what(), "512 pieces"));
+        CHECK(contains(e.what(), "found 32000"));
+    }
     CHECK(bq::looksLikeLlama2c(bqtest::sharedPath(kV0)));
     CHECK(bq::looksLikeLlama2c(bqtest::sharedPath(kV1)));
     CHECK(bq::looksLikeLlama2c(bqtest::sharedPath(kV2)));
@@ -367,4 +376,86 @@ TEST_CASE("tok512 encodes like llama2.c run.c", "[llama2c][tokenizer][shared]")
         streamed += dec.push(id);
     streamed += dec.flush();
     CHECK(streamed == ref);
+}
+
+TEST_CASE("tok512 token count of the first 200 TinyStories matches the MANIFEST", "[llama2c][tokenizer][shared]")
+{
+    if (!bqtest::haveShared("tinystories token count"))
+        return;
+    const auto tok = bq::SpBpeTokenizer::fromLlama2cFile(bqtest::sharedPath(kTok), 512);
+    const std::string text = readAll(bqtest::sharedPath("data/tinystories/tinystories_val.txt"));
+    // Blank-line separated stories, each trimmed (the MANIFEST's perplexity protocol).
+    const char* const ws = " \t\r\n\f\v";
+    std::vector<std::string> docs;
+    std::string current;
+    std::size_t pos = 0;
+    auto finish = [&] {
+        const auto b = current.find_first_not_of(ws);
+        if (b != std::string::npos)
+            docs.push_back(current.substr(b, current.find_last_not_of(ws) - b + 1));
+        current.clear();
+    };
+    while (pos <= text.size()) {
+        std::size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos)
+            nl = text.size();
+        const std::string line = text.substr(pos, nl - pos);
+        if (line.find_first_not_of(ws) == std::string::npos)
+            finish();
+        else
+            current += (current.empty() ? "" : "\n") + line;
+        pos = nl + 1;
+    }
+    finish();
+    REQUIRE(docs.size() >= 200);
+    bq::EncodeOptions bos;
+    bos.addBos = true;
+    std::size_t predicted = 0;
+    for (std::size_t i = 0; i < 200; ++i) {
+        const auto ids = tok->encode(docs[i], bos);
+        predicted += std::min<std::size_t>(ids.size(), 512) - 1;
+        CHECK(tok->decode(ids) == docs[i]);
+    }
+    // "19,380 predicted tokens" (BOS + encoding, truncated to 512, each story its own sequence).
+    CHECK(predicted == 19380);
+}
+
+TEST_CASE("unshared classifiers load as output.weight in all three layouts", "[llama2c][shared]")
+{
+    if (!bqtest::haveShared("stories260K unshared classifier"))
+        return;
+    bqtest::TempDir dir;
+    const std::size_t embBytes = 512 * 64 * 4;
+    // v0: a negative vocab_size marks wcls, appended after freq_cis. Use the embedding as the classifier.
+    std::string v0 = readAll(bqtest::sharedPath(kV0));
+    const std::string emb0 = v0.substr(28, embBytes);
+    putI32(v0, 20, -512);
+    v0 += emb0;
+    writeAll(dir / "v0_unshared.bin", v0);
+    // v1: shared_classifier = 0 and wcls at the end; the embedding follows the 11 norm vectors.
+    std::string v1 = readAll(bqtest::sharedPath(kV1));
+    v1[36] = '\0';
+    v1 += v1.substr(256 + 11 * 64 * 4, embBytes);
+    writeAll(dir / "v1_unshared.bin", v1);
+    // v2: shared_classifier = 0 and the quantized embedding (int8 + scales) repeated at the end.
+    std::string v2 = readAll(bqtest::sharedPath(kV2));
+    v2[36] = '\0';
+    v2 += v2.substr(256 + 11 * 64 * 4, 512 * 64 + 512 * 64 / 8 * 4);
+    writeAll(dir / "v2_unshared.bin", v2);
+
+    for (const char* name : {"v0_unshared.bin", "v1_unshared.bin", "v2_unshared.bin"}) {
+        INFO(name);
+        const auto m = bq::loadLlama2cModel(dir / name, bqtest::sharedPath(kTok), true);
+        CHECK_FALSE(m->config.tiedEmbeddings);
+        CHECK(m->config.vocabSize == 512);
+        CHECK(metadataValue(*m, "shared_classifier") == "false");
+        const bq::Tensor* out = m->find("output.weight");
+        REQUIRE(out != nullptr);
+        CHECK(&m->outputHead() == out);
+        CHECK(out->shape == std::vector<std::int64_t>{512, 64});
+        const auto& emb = m->tensor("token_embd.weight");
+        REQUIRE(out->nbytes == emb.nbytes);
+        CHECK(std::memcmp(out->data, emb.data, emb.nbytes) == 0);
+        CHECK(out->data != emb.data);
+    }
 }

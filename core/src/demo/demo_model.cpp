@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <set>
 #include <string_view>
@@ -38,11 +37,11 @@ constexpr double kPrior = 0.5;
 constexpr double kLogFloor = 1e-4;
 // Embedding noise relative to the RMS of the spectral embedding: keeps unused tokens (byte pieces) distinct.
 constexpr double kEmbeddingNoise = 0.15;
-// Standard deviation of the transformer block weights: residual updates of a few percent per block.
-constexpr double kBlockStd = 0.02;
-static double tuneAttn() { const char* e = std::getenv("BQ_TUNE_ATTN"); return e ? std::atof(e) : kBlockStd; } // TUNING-TEMP
-static double tuneBeta() { const char* e = std::getenv("BQ_TUNE_BETA"); return e ? std::atof(e) : 1.0; } // TUNING-TEMP
-static double tuneFfn() { const char* e = std::getenv("BQ_TUNE_FFN"); return e ? std::atof(e) : kBlockStd; } // TUNING-TEMP
+// Standard deviations of the transformer block weights: each block moves the residual stream by a few percent.
+// Measured on the demo stories (fp32 runtime): perplexity 12.44 without the blocks, 12.59 with them; 1-bit
+// sign quantization of the block matrices gives a mean KL of ~0.007 nats against fp32 — small but measurable.
+constexpr double kAttentionStd = 0.03;
+constexpr double kFfnStd = 0.03;
 
 const char* const kMetaspace = "\xE2\x96\x81"; // "▁"
 
@@ -288,7 +287,7 @@ BigramFit bigramTargets(const Tokenizer& tokenizer)
         const double total = (rest ? 0.0 : rowTotals(seen[std::size_t(r)])) + kPrior;
         for (int b = 0; b < kVocab; ++b) {
             const double c = rest ? 0.0 : counts(seen[std::size_t(r)], b);
-            fit.targets(r, b) = tuneBeta() * std::log((c + kPrior * unigram(b)) / total + kLogFloor);
+            fit.targets(r, b) = std::log((c + kPrior * unigram(b)) / total + kLogFloor);
         }
         fit.targets.row(r).array() -= fit.targets.row(r).mean();
         fit.weights(r) = (rest ? 0.0 : total - kPrior) + 1.0;
@@ -399,14 +398,14 @@ std::shared_ptr<const Model> makeDemoModel()
     add(ones("output_norm.weight", kDim));
     for (int l = 0; l < kLayers; ++l) {
         add(ones(blockTensorName(l, "attn_norm"), kDim));
-        add(randomMatrix(blockTensorName(l, "attn_q"), c.qDim(), kDim, tuneAttn(), rng));
-        add(randomMatrix(blockTensorName(l, "attn_k"), c.kvDim(), kDim, tuneAttn(), rng));
-        add(randomMatrix(blockTensorName(l, "attn_v"), c.kvDim(), kDim, tuneAttn(), rng));
-        add(randomMatrix(blockTensorName(l, "attn_output"), kDim, c.qDim(), tuneAttn(), rng));
+        add(randomMatrix(blockTensorName(l, "attn_q"), c.qDim(), kDim, kAttentionStd, rng));
+        add(randomMatrix(blockTensorName(l, "attn_k"), c.kvDim(), kDim, kAttentionStd, rng));
+        add(randomMatrix(blockTensorName(l, "attn_v"), c.kvDim(), kDim, kAttentionStd, rng));
+        add(randomMatrix(blockTensorName(l, "attn_output"), kDim, c.qDim(), kAttentionStd, rng));
         add(ones(blockTensorName(l, "ffn_norm"), kDim));
-        add(randomMatrix(blockTensorName(l, "ffn_gate"), kHidden, kDim, tuneFfn(), rng));
-        add(randomMatrix(blockTensorName(l, "ffn_up"), kHidden, kDim, tuneFfn(), rng));
-        add(randomMatrix(blockTensorName(l, "ffn_down"), kDim, kHidden, tuneFfn(), rng));
+        add(randomMatrix(blockTensorName(l, "ffn_gate"), kHidden, kDim, kFfnStd, rng));
+        add(randomMatrix(blockTensorName(l, "ffn_up"), kHidden, kDim, kFfnStd, rng));
+        add(randomMatrix(blockTensorName(l, "ffn_down"), kDim, kHidden, kFfnStd, rng));
     }
 
     auto meta = [&](std::string key, std::string value) { model->metadata.emplace_back(std::move(key), std::move(value)); };

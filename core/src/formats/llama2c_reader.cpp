@@ -1,5 +1,6 @@
 #include "bq/formats/llama2c_reader.h"
 #include "bq/model/tensor_names.h"
+#include "bq/tokenizer/hf_bpe_tokenizer.h"
 #include "bq/tokenizer/sentencepiece_model.h"
 #include "bq/tokenizer/sp_bpe_tokenizer.h"
 #include "bq/util/errors.h"
@@ -86,6 +87,17 @@ Header readHeader(const MappedFile& file, const std::string& path)
                 throw FormatError(path, "group_size", "a positive group size, found " + std::to_string(h.groupSize), 37);
         }
     } else {
+        // Four printable characters are a damaged or foreign magic, not a legacy dim (it would exceed 5e8).
+        bool printable = true;
+        std::string shown;
+        for (int i = 0; i < 4; ++i) {
+            const auto ch = static_cast<unsigned char>(d[i]);
+            printable = printable && ch >= 0x20 && ch < 0x7F;
+            shown += static_cast<char>(ch);
+        }
+        if (printable)
+            throw FormatError(path, "magic", "\"ak42\" (bytes 32 34 6b 61) for llama2.c v1/v2, or a legacy v0 header "
+                                             "starting with dim; found \"" + shown + "\"", 0);
         h.version = 0;
         h.configOffset = 0;
         h.dataOffset = kConfigBytes;
@@ -389,7 +401,14 @@ std::shared_ptr<Model> loadImpl(const std::filesystem::path& checkpoint, const s
         md.emplace_back("tokenizer", "none");
         return model;
     }
-    if (tokPath.extension() == ".model") {
+    if (tokPath.extension() == ".json") {
+        auto tok = HfBpeTokenizer::fromJsonFile(tokPath);
+        if (tok->vocabSize() > h.vocab)
+            throw FormatError(tokPath.string(), "model.vocab", "at most " + std::to_string(h.vocab) +
+                                                                   " tokens (the model's vocab_size), found " +
+                                                                   std::to_string(tok->vocabSize()));
+        model->tokenizer = std::move(tok);
+    } else if (tokPath.extension() == ".model") {
         auto tok = loadSentencePieceModel(tokPath);
         if (tok->vocabSize() != h.vocab)
             throw FormatError(tokPath.string(), "pieces", std::to_string(h.vocab) + " pieces (the model's vocab_size), found " +

@@ -51,7 +51,8 @@ bool f32PathSupported(F32Path path) noexcept
     switch (path) {
     case F32Path::Scalar: return true;
     case F32Path::Avx2: return f.avx2 && f.fma;
-    case F32Path::Avx512: return f.avx512f && f.avx2 && f.fma;
+    // kernels_f32_avx512.cpp is built with -mavx512vl/bw/dq, which the compiler may use for ymm/xmm code.
+    case F32Path::Avx512: return f.avx512f && f.avx512vl && f.avx512bw && f.avx2 && f.fma;
     }
     return false;
 }

@@ -419,7 +419,7 @@ void SpBpeTokenizer::encodeText(std::string_view text, bool dummyPrefix, std::ve
         std::uint32_t size;
     };
     auto worse = [](const Pair& a, const Pair& b) {
-        return a.score < b.score || (a.score == b.score && a.left < b.left);
+        return a.score < b.score || (a.score == b.score && a.left > b.left);
     };
     std::vector<Pair> agenda;
     std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>> revMerge;

@@ -10,7 +10,7 @@
 //    low-rank: the embeddings span the top-128 left singular space of the centred bigram log-probabilities
 //    (randomly rotated, a little noise, RMS 1 per row), and the output head is the least-squares fit
 //    head · rmsnorm(E[t]) ≈ centred log p(· | t). Embeddings are NOT tied (output.weight is its own tensor).
-//  - transformer blocks: small N(0, σ²) weights, norms 1: they perturb the residual stream without destroying
+//  - transformer blocks: small N(0, 0.03²) weights, norms 1: they perturb the residual stream without destroying
 //    the bigram prediction, so quantizing them has a measurable effect.
 #pragma once
 #include "bq/model/model.h"

@@ -37,8 +37,8 @@ bool looksLikeLlama2c(const std::filesystem::path& path) noexcept;
 std::filesystem::path findLlama2cTokenizer(const std::filesystem::path& checkpoint,
                                            const std::filesystem::path& tokenizerPath, int vocabSize);
 
-// Loads a v0/v1/v2 checkpoint under canonical tensor names. The tokenizer (llama2.c tokenizer.bin, or a
-// SentencePiece .model when tokenizerPath ends in ".model") is attached when found; when none is found and
+// Loads a v0/v1/v2 checkpoint under canonical tensor names. The tokenizer (llama2.c tokenizer.bin; a
+// SentencePiece .model or a tokenizer.json when tokenizerPath ends so) is attached when found; when none is found and
 // requireTokenizer is set, throws FormatError. Throws FormatError naming the file, the header field and the
 // expected value for a wrong magic/version, absurd header values or a size that does not match the header.
 std::shared_ptr<Model> loadLlama2cModel(const std::filesystem::path& checkpoint,

@@ -3,6 +3,9 @@
 // points fall back to <0xHH> byte tokens), then repeatedly merge the adjacent pair whose merged piece has the
 // highest score (leftmost on ties). Used for llama2.c tokenizer.bin, SentencePiece .model files parsed by
 // sentencepiece_model.h, and GGUF `tokenizer.ggml.model = llama` vocabularies.
+// Encoding is a linked list + binary heap (SentencePiece's bpe_model.cc), run per segment: the text is cut
+// where two adjacent characters appear side by side in no mergeable piece, which no merge can cross — the
+// same ids as the quadratic loop, in O(n log w).
 #pragma once
 #include "bq/tokenizer/tokenizer.h"
 #include <filesystem>
