@@ -15,6 +15,10 @@ int main(int argc, char** argv)
     bqcli::registerCompare(app);
     bqcli::registerConvert(app);
     bqcli::registerBench(app);
+    bqcli::registerQuantize(app);
+    bqcli::registerRecipe(app);
+    bqcli::registerExport(app);
+    bqcli::registerChat(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -12,5 +12,9 @@ void registerPerplexity(CLI::App& app);
 void registerCompare(CLI::App& app);
 void registerConvert(CLI::App& app);
 void registerBench(CLI::App& app);
+void registerQuantize(CLI::App& app); // cmd_quantize.cpp
+void registerRecipe(CLI::App& app);   // cmd_recipe.cpp (resolve / estimate)
+void registerExport(CLI::App& app);   // cmd_export.cpp
+void registerChat(CLI::App& app);     // cmd_chat.cpp
 
 } // namespace bqcli
