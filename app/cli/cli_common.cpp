@@ -1,6 +1,9 @@
 #include "cli/cli_common.h"
 #include "bq/formats/model_loader.h"
+#include "bq/quant/fake_quant_model.h"
+#include "bq/quant/run_file.h"
 #include "bq/runtime/fp32_model.h"
+#include "bq/runtime/packed_model.h"
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -16,8 +19,31 @@ void addModelOptions(CLI::App& cmd, ModelOptions& options)
     cmd.add_option("--threads", options.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
 }
 
+namespace {
+
+bool isRunFile(const std::string& spec)
+{
+    return spec.size() > 3 && spec.compare(spec.size() - 3, 3, ".h5") == 0;
+}
+
+// A run file's quantized model; the base model is reopened from the path stored in the run file
+// (--tokenizer, when given, replaces the stored tokenizer path).
+bq::quant::QuantizedModel openRunFile(const std::string& spec, const ModelOptions& options)
+{
+    const bq::quant::RunFileReader reader(spec);
+    return reader.loadQuantizedModel([&](const std::filesystem::path& model, const std::filesystem::path& tokenizer) {
+        bq::LoadOptions load;
+        load.tokenizerPath = options.tokenizer.empty() ? tokenizer : std::filesystem::path(options.tokenizer);
+        return bq::loadModel(model, load);
+    });
+}
+
+} // namespace
+
 std::shared_ptr<const bq::Model> openModel(const std::string& spec, const ModelOptions& options)
 {
+    if (isRunFile(spec))
+        return bq::quant::makeFakeQuantizedModel(openRunFile(spec, options));
     bq::LoadOptions load;
     load.tokenizerPath = options.tokenizer;
     return bq::loadModel(spec, load);
@@ -25,9 +51,17 @@ std::shared_ptr<const bq::Model> openModel(const std::string& spec, const ModelO
 
 std::shared_ptr<const bq::InferenceModel> openInference(const std::string& spec, const ModelOptions& options)
 {
+    if (isRunFile(spec)) {
+        const bq::quant::QuantizedModel q = openRunFile(spec, options);
+        if (!q.base->tokenizer)
+            throw std::runtime_error(spec + ": the base model has no tokenizer; pass --tokenizer FILE");
+        return bq::makeFp32Model(q.base, options.threads, q.fakeQuantOverrides());
+    }
     auto model = openModel(spec, options);
     if (!model->tokenizer)
         throw std::runtime_error(spec + ": no tokenizer found; pass --tokenizer FILE");
+    if (bq::hasPackedLinears(*model)) // Q1_0 / Q4_0 / Q8_0 linear weights: the packed runtime, used in place
+        return bq::makePackedModel(model, options.threads);
     return bq::makeFp32Model(model, options.threads);
 }
 

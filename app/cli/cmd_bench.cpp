@@ -1,14 +1,57 @@
 // `bitstudio-cli bench (MODEL | --synthetic SHAPE) [--threads N] [--json]`: prefill and decode tokens/s, the
 // machine's measured read bandwidth in the same run, and each decode's share of its bandwidth roofline.
+// One run measures several back-ends of the same model: fp32, and the packed runtime on Q1_0 / Q4_0 / Q8_0
+// versions built in memory (sign × mean|w| per 128 for Q1_0, ggml's reference quantizers otherwise), or the
+// packed tensors as stored for a packed GGUF.
 #include "bq/bench/bench.h"
 #include "bq/model/synthetic.h"
 #include "bq/runtime/fp32_model.h"
+#include "bq/runtime/packed_model.h"
+#include "bq/runtime/packed_quantize.h"
+#include "bq/util/thread_pool.h"
+#include <map>
+#include <sstream>
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include <cstdio>
 #include <iostream>
 
 namespace bqcli {
+
+namespace {
+
+// "blk.3.ffn_down.weight" ×16 → "ffn_down ×16": which tensors a conversion left alone, compactly.
+std::string summarizeNames(const std::vector<std::string>& names)
+{
+    std::map<std::string, int> counts;
+    for (const auto& n : names) {
+        std::string key = n;
+        if (key.rfind("blk.", 0) == 0)
+            key = key.substr(key.find('.', 4) + 1);
+        if (key.size() > 7 && key.compare(key.size() - 7, 7, ".weight") == 0)
+            key.resize(key.size() - 7);
+        ++counts[key];
+    }
+    std::string out;
+    for (const auto& [k, c] : counts)
+        out += (out.empty() ? "" : ", ") + k + (c > 1 ? " x" + std::to_string(c) : "");
+    return out.empty() ? "none" : out;
+}
+
+bq::DType packedType(const std::string& name)
+{
+    if (name == "q1_0")
+        return bq::DType::Q1_0;
+    if (name == "q4_0")
+        return bq::DType::Q4_0;
+    if (name == "q8_0")
+        return bq::DType::Q8_0;
+    if (name == "f32")
+        return bq::DType::F32;
+    throw std::runtime_error("unknown type '" + name + "' (q1_0, q4_0, q8_0, f32)");
+}
+
+} // namespace
 
 void registerBench(CLI::App& app)
 {
@@ -17,6 +60,7 @@ void registerBench(CLI::App& app)
         ModelOptions modelOptions;
         int promptTokens = 128, decodeTokens = 32, repeats = 3, ctx = 2048;
         bool json = false;
+        std::string backends, head = "same", kv = "f32";
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("bench", "Measure prefill/decode speed against the memory-bandwidth roofline");
@@ -30,6 +74,13 @@ void registerBench(CLI::App& app)
     cmd->add_option("--repeats", o->repeats, "Repeats (the best is reported)")->check(CLI::PositiveNumber);
     cmd->add_option("--ctx", o->ctx, "Context cap for synthetic models")->check(CLI::PositiveNumber);
     cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->add_option("--backends", o->backends,
+                    "Comma-separated: fp32, q1_0, q4_0, q8_0 (packed versions built in memory), packed (the model's "
+                    "own packed tensors), bitstudio. Default: fp32,q1_0,q4_0 (fp32,packed for a packed model)");
+    cmd->add_option("--head", o->head, "Output head of the in-memory packed versions: same (as the linears), "
+                                       "q8_0, q4_0 or f32");
+    cmd->add_option("--kv", o->kv, "KV cache of the packed runtime: f32 or f16")
+        ->check(CLI::IsMember({"f32", "f16"}));
     addModelOptions(*cmd, o->modelOptions);
     cmd->callback([o] {
         std::shared_ptr<const bq::Model> model;
@@ -44,7 +95,43 @@ void registerBench(CLI::App& app)
             throw std::runtime_error("give a MODEL or --synthetic SHAPE");
         }
         bq::BenchRequest request;
-        request.models.push_back(bq::makeFp32Model(model, o->modelOptions.threads));
+        const bool packedInput = bq::hasPackedLinears(*model);
+        std::string list = o->backends.empty() ? (packedInput ? "fp32,packed" : "fp32,q1_0,q4_0") : o->backends;
+        bq::PackedModelOptions packedOptions;
+        packedOptions.f16KvCache = o->kv == "f16";
+        std::stringstream ss(list);
+        std::string name;
+        while (std::getline(ss, name, ',')) {
+            if (name == "fp32") {
+                request.models.push_back(bq::makeFp32Model(model, o->modelOptions.threads));
+                request.notes.push_back(packedInput ? "packed tensors dequantized to fp32" : "");
+                request.kvElementBytesPerModel.push_back(4);
+            } else if (name == "packed") {
+                request.models.push_back(bq::makePackedModel(model, o->modelOptions.threads, packedOptions));
+                request.notes.push_back("the model's packed tensors as stored; KV cache " + o->kv);
+                request.kvElementBytesPerModel.push_back(packedOptions.f16KvCache ? 2 : 4);
+            } else if (name == "bitstudio") {
+                // Hook for the bitstudio custom types: build the model with
+                // PackedModelOptions::linearFactory = the bitstudio PackedLinear factory and push it here.
+                throw std::runtime_error("bench: the bitstudio back-end is not built into this version yet");
+            } else {
+                const bq::DType type = packedType(name);
+                const bq::DType head = o->head == "same" ? type : packedType(o->head);
+                std::fprintf(stderr, "packing the linear layers as %s (head %s)...\n", bq::dtypeName(type),
+                             bq::dtypeName(head));
+                bq::ThreadPool pool(o->modelOptions.threads);
+                const auto conv = bq::packModelLinears(model, type, head, &pool);
+                request.models.push_back(bq::makePackedModel(conv.model, o->modelOptions.threads, packedOptions));
+                request.notes.push_back(std::string(conv.packed.empty() ? "NOTHING FITS THE BLOCK, runs as fp32: " : "") +
+                                        bq::dtypeName(type) + " linears, " + bq::dtypeName(head) +
+                                        " head (" + std::to_string(conv.packed.size()) +
+                                        " tensors packed); left as they were: " + summarizeNames(conv.keptFloat) +
+                                        "; norms fp32; KV cache " + o->kv);
+                request.kvElementBytesPerModel.push_back(packedOptions.f16KvCache ? 2 : 4);
+            }
+        }
+        if (request.models.empty())
+            throw std::runtime_error("bench: --backends names no back-end");
         request.promptTokens = std::min(o->promptTokens, model->config.maxSeqLen - o->decodeTokens - 1);
         request.decodeTokens = o->decodeTokens;
         request.repeats = o->repeats;

@@ -111,7 +111,9 @@ void registerInfo(CLI::App& app)
         bq::LoadOptions load;
         load.tokenizerPath = o->modelOptions.tokenizer;
         load.requireTokenizer = false;
-        auto model = bq::loadModel(o->model, load);
+        const bool runFile = o->model.size() > 3 && o->model.compare(o->model.size() - 3, 3, ".h5") == 0;
+        // A run file shows its fake-quantized model (openModel reopens the base model it names).
+        auto model = runFile ? openModel(o->model, o->modelOptions) : bq::loadModel(o->model, load);
         if (o->json)
             printJson(infoJson(*model));
         else

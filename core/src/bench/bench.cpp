@@ -28,6 +28,15 @@ double best(const std::vector<double>& v)
     return v.empty() ? 0 : *std::max_element(v.begin(), v.end());
 }
 
+double median(std::vector<double> v)
+{
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    const std::size_t m = v.size() / 2;
+    return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
 std::string cpuModelName()
 {
     std::ifstream f("/proc/cpuinfo");
@@ -113,7 +122,8 @@ JobResult runBench(const BenchRequest& request, BenchReport& report, EventSink& 
         int run = 0;
         ProgressThrottle throttle;
         std::vector<float> logits;
-        for (const auto& model : request.models) {
+        for (std::size_t mi = 0; mi < request.models.size(); ++mi) {
+            const auto& model = request.models[mi];
             const ModelConfig& cfg = model->config();
             auto ctx = model->newContext(P + D);
             if (!ctx || ctx->capacity() < P + D)
@@ -128,11 +138,16 @@ JobResult runBench(const BenchRequest& request, BenchReport& report, EventSink& 
 
             BenchRow row;
             row.backend = model->backendName();
+            if (mi < request.notes.size())
+                row.note = request.notes[mi];
             row.shape = shapeOf(cfg);
             row.weightBytesPerToken = model->weightBytesPerToken();
             // Decode step at position p attends to p + 1 cached positions, p = P .. P+D-1: mean P + (D+1)/2.
             row.kvBytesPerToken = D > 0 ? static_cast<std::uint64_t>(
-                                              static_cast<double>(kvBytesPerPosition(cfg, request.kvElementBytes)) *
+                                              static_cast<double>(kvBytesPerPosition(
+                                                  cfg, mi < request.kvElementBytesPerModel.size()
+                                                           ? request.kvElementBytesPerModel[mi]
+                                                           : request.kvElementBytes)) *
                                               (P + (D + 1) / 2.0))
                                         : 0;
 
@@ -176,6 +191,8 @@ JobResult runBench(const BenchRequest& request, BenchReport& report, EventSink& 
             }
             row.prefillTokS = best(prefill);
             row.decodeTokS = best(decode);
+            row.prefillMedianTokS = median(prefill);
+            row.decodeMedianTokS = median(decode);
             report.rows.push_back(std::move(row));
         }
 
@@ -195,6 +212,7 @@ JobResult runBench(const BenchRequest& request, BenchReport& report, EventSink& 
                 row.rooflineShare = row.decodeTokS / row.rooflineTokS;
             }
         }
+        report.peakRss = peakRssBytes();
         sink.log(LogLevel::Info, formatBenchTable(report));
         return {};
     } catch (const Cancelled&) {
@@ -220,12 +238,16 @@ std::string benchReportJson(const BenchReport& report)
                              {"shape", r.shape},
                              {"prefill_tok_s", r.prefillTokS},
                              {"decode_tok_s", r.decodeTokS},
+                             {"prefill_tok_s_median", r.prefillMedianTokS},
+                             {"decode_tok_s_median", r.decodeMedianTokS},
+                             {"note", r.note},
                              {"weight_bytes_per_token", r.weightBytesPerToken},
                              {"kv_bytes_per_token", r.kvBytesPerToken},
                              {"roofline_tok_s", r.rooflineTokS},
                              {"roofline_share", r.rooflineShare},
                              {"peak_rss", r.peakRss}});
     }
+    j["peak_rss"] = report.peakRss;
     return j.dump(2);
 }
 
@@ -242,16 +264,22 @@ std::string formatBenchTable(const BenchReport& report)
         ws = std::max(ws, r.shape.size());
     }
     out += padRight("backend", wb) + "  " + padRight("shape", ws) + "  " + padLeft("prefill t/s", 12) +
-           padLeft("decode t/s", 12) + padLeft("MB/token", 10) + padLeft("roofline t/s", 14) + padLeft("share", 8) +
-           padLeft("RSS MB", 9) + "\n";
+           padLeft("(median)", 10) + padLeft("decode t/s", 12) + padLeft("(median)", 10) + padLeft("MB/token", 10) +
+           padLeft("roofline t/s", 14) + padLeft("share", 8) + padLeft("RSS MB", 9) + "\n";
     for (const auto& r : report.rows) {
         const double mb = static_cast<double>(r.weightBytesPerToken + r.kvBytesPerToken) / 1e6;
         out += padRight(r.backend, wb) + "  " + padRight(r.shape, ws) + "  " + padLeft(fixed(r.prefillTokS, 1), 12) +
-               padLeft(fixed(r.decodeTokS, 1), 12) + padLeft(fixed(mb, 2), 10) +
+               padLeft(fixed(r.prefillMedianTokS, 1), 10) + padLeft(fixed(r.decodeTokS, 1), 12) +
+               padLeft(fixed(r.decodeMedianTokS, 1), 10) + padLeft(fixed(mb, 2), 10) +
                padLeft(r.rooflineTokS > 0 ? fixed(r.rooflineTokS, 1) : "-", 14) +
                padLeft(r.rooflineTokS > 0 ? fixed(100 * r.rooflineShare, 1) + "%" : "-", 8) +
                padLeft(fixed(static_cast<double>(r.peakRss) / 1e6, 1), 9) + "\n";
     }
+    for (const auto& r : report.rows)
+        if (!r.note.empty())
+            out += "  " + r.backend + ": " + r.note + "\n";
+    if (report.peakRss > 0)
+        out += "peak RSS of the process: " + fixed(static_cast<double>(report.peakRss) / 1e6, 1) + " MB\n";
     return out;
 }
 

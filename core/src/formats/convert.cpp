@@ -657,6 +657,8 @@ void writeGguf(const Model& model, const fs::path& file, DType weightType, const
         chat = hf->chatTemplate();
     if (!chat.empty())
         w.set("tokenizer.chat_template", GgufValue::str(chat));
+    for (const auto& [key, value] : options.extraMetadata)
+        w.set(key, value);
 
     // Tensor order: token_embd, blocks by layer number, then output_norm, output, anything else by name.
     auto orderKey = [](const std::string& n) {
@@ -681,6 +683,22 @@ void writeGguf(const Model& model, const fs::path& file, DType weightType, const
         if (n == "output.weight" && c.tiedEmbeddings)
             continue;
         const Tensor& t = model.tensors.at(n);
+        if (options.tensorHook) {
+            // The source row of every written row, found by reordering a tensor of row indices.
+            std::vector<std::int64_t> order;
+            if (c.ropeStyle != target && ropeHeads(n, c) != 0) {
+                std::vector<float> index(static_cast<std::size_t>(t.shape[0]));
+                for (std::size_t r = 0; r < index.size(); ++r)
+                    index[r] = static_cast<float>(r);
+                for (float v : reorderForStyle(makeF32Tensor(n, {t.shape[0]}, index), n, c, target).toFloat())
+                    order.push_back(static_cast<std::int64_t>(v));
+            }
+            if (auto replacement = options.tensorHook(n, order)) {
+                for (const Tensor& x : *replacement)
+                    w.addTensor(x);
+                continue;
+            }
+        }
         DType type = DType::F32;
         if (t.shape.size() >= 2) {
             type = weightType;

@@ -2,12 +2,17 @@
 #include "bq/model/model.h"
 #include "bq/model/tensor_names.h"
 #include "bq/runtime/kernels_f32.h"
+#include "bq/runtime/kernels_q.h"
+#include "bq/runtime/packed_linear_q.h"
+#include "bq/runtime/packed_model.h"
 #include "bq/runtime/rope.h"
 #include "bq/util/errors.h"
 #include "bq/util/thread_pool.h"
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <initializer_list>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -19,21 +24,62 @@ namespace {
 // Longest prefill chunk run as one set of GEMMs (bounds the scratch memory; longer prompts loop).
 constexpr int kMaxChunk = 256;
 
+// One projection: an fp32 matrix (kernels_f32) or a PackedLinear (the packed runtime).
+struct Linear {
+    const float* w = nullptr;
+    std::shared_ptr<const PackedLinear> packed;
+    const Tensor* block = nullptr; // set when `packed` is the built-in Q1_0/Q4_0/Q8_0 kernel over this tensor
+    int rows = 0, cols = 0;
+
+    // Y[T][rows] = W X[T][cols]
+    void apply(const float* X, int T, float* Y, ThreadPool* pool) const
+    {
+        if (!packed)
+            kernels::matmul(w, rows, cols, X, T, Y, pool);
+        else if (T == 1)
+            packed->gemv(X, Y, pool);
+        else
+            packed->gemm(X, T, Y, pool);
+    }
+    std::uint64_t bytes() const
+    {
+        return packed ? packed->weightBytes()
+                      : 4ull * static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols);
+    }
+};
+
+// Projections of the same input (q/k/v, gate/up): built-in block-packed ones of one type share one activation
+// quantization and one pool dispatch; anything else runs one by one. Same results either way.
+void applyShared(std::initializer_list<std::pair<const Linear*, float*>> list, const float* X, int T, ThreadPool* pool)
+{
+    const Linear* first = list.begin()->first;
+    bool fused = list.size() > 1;
+    for (const auto& [lin, y] : list)
+        fused = fused && lin->block && lin->block->dtype == first->block->dtype && lin->cols == first->cols;
+    if (!fused) {
+        for (const auto& [lin, y] : list)
+            lin->apply(X, T, y, pool);
+        return;
+    }
+    kernels::PackedMatrixOut mats[4];
+    int count = 0;
+    for (const auto& [lin, y] : list)
+        mats[count++] = {lin->block->data, lin->rows, y};
+    kernels::packedMatmulMulti(first->block->dtype, mats, count, first->cols, X, T, pool);
+}
+
 struct LayerWeights {
     const float* attnNorm = nullptr;
-    const float* wq = nullptr;
-    const float* wk = nullptr;
-    const float* wv = nullptr;
-    const float* wo = nullptr;
+    Linear wq, wk, wv, wo;
     const float* bq = nullptr;
     const float* bk = nullptr;
     const float* bv = nullptr;
     const float* qNorm = nullptr;
     const float* kNorm = nullptr;
     const float* ffnNorm = nullptr;
-    const float* w1 = nullptr; // ffn_gate
-    const float* w2 = nullptr; // ffn_down
-    const float* w3 = nullptr; // ffn_up
+    Linear w1; // ffn_gate
+    Linear w2; // ffn_down
+    Linear w3; // ffn_up
 };
 
 std::unique_ptr<float[]> uninitFloats(std::size_t n)
@@ -61,45 +107,69 @@ private:
     void runChunk(std::span<const std::int32_t> tokens, bool allPositions, float* logitsOut);
     float* keyAt(int layer, int index) const;
     float* valueAt(int layer, int index) const;
+    std::uint16_t* keyAt16(int layer, int index) const;
+    std::uint16_t* valueAt16(int layer, int index) const;
 
     std::shared_ptr<const Fp32Model> m_model;
     int m_capacity;
     int m_count = 0;            // cached positions
     std::int64_t m_dropped = 0; // positions dropped by dropOldest (absolute position = m_dropped + index)
     std::size_t m_kvDim;
+    bool m_f16 = false;                        // fp16 KV cache (packed runtime option)
     std::unique_ptr<float[]> m_keys, m_values; // [layer][capacity][kvDim]
+    std::unique_ptr<std::uint16_t[]> m_keys16, m_values16;
     std::unique_ptr<float[]> m_scores;         // [thread][capacity]
     std::vector<float> m_x, m_xb, m_q, m_k, m_v, m_att, m_hb, m_hb2, m_cos, m_sin;
 };
 
 class Fp32Model final : public InferenceModel, public std::enable_shared_from_this<Fp32Model> {
 public:
-    Fp32Model(std::shared_ptr<const Model> model, int threads, WeightOverrides overrides)
+    // packed == null: the fp32 reference runtime; else the packed runtime with those options.
+    Fp32Model(std::shared_ptr<const Model> model, int threads, WeightOverrides overrides,
+              const PackedModelOptions* packed = nullptr)
         : m_model(std::move(model)), m_pool(threads), m_rope(m_model->config)
     {
         const ModelConfig& c = m_model->config;
         c.validate(m_model->sourcePath);
-        m_model->validateTensors();
+        if (!packed || !packed->linearFactory)
+            m_model->validateTensors();
+        if (packed) {
+            m_packedMode = true;
+            m_f16Kv = packed->f16KvCache;
+            m_factory = packed->linearFactory;
+        }
         m_overrides = std::move(overrides);
         const std::int64_t d = c.dim, h = c.hiddenDim, q = c.qDim(), kv = c.kvDim(), v = c.vocabSize;
-        m_embed = weight("token_embd.weight", v * d);
-        if (m_overrides.count("output.weight") || !c.tiedEmbeddings)
-            m_head = weight("output.weight", v * d);
-        else
-            m_head = m_embed;
+        const bool headIsOwn = m_overrides.count("output.weight") || !c.tiedEmbeddings;
+        const std::string headName = headIsOwn ? "output.weight" : "token_embd.weight";
+        const Tensor* embedTensor = m_model->find("token_embd.weight");
+        if (m_packedMode && embedTensor && embedTensor->dtype != DType::F32) {
+            // Looked up one row per token (a packed tied embedding is never expanded to fp32).
+            if (embedTensor->numel() != v * d)
+                throw FormatError(m_model->sourcePath, "tensor token_embd.weight",
+                                  std::to_string(v * d) + " elements, found " + embedTensor->shapeString());
+            m_embedTensor = embedTensor;
+        } else {
+            m_embed = weight("token_embd.weight", v * d);
+        }
+        m_head = linear("output.weight", headName, static_cast<int>(v), static_cast<int>(d));
         m_outNorm = weight("output_norm.weight", d);
         m_layers.resize(static_cast<std::size_t>(c.nLayers));
         for (int l = 0; l < c.nLayers; ++l) {
             LayerWeights& w = m_layers[static_cast<std::size_t>(l)];
             w.attnNorm = weight(blockTensorName(l, "attn_norm"), d);
-            w.wq = weight(blockTensorName(l, "attn_q"), q * d);
-            w.wk = weight(blockTensorName(l, "attn_k"), kv * d);
-            w.wv = weight(blockTensorName(l, "attn_v"), kv * d);
-            w.wo = weight(blockTensorName(l, "attn_output"), d * q);
+            auto lin = [&](const char* part, std::int64_t rows, std::int64_t cols) {
+                const std::string name = blockTensorName(l, part);
+                return linear(name, name, static_cast<int>(rows), static_cast<int>(cols));
+            };
+            w.wq = lin("attn_q", q, d);
+            w.wk = lin("attn_k", kv, d);
+            w.wv = lin("attn_v", kv, d);
+            w.wo = lin("attn_output", d, q);
             w.ffnNorm = weight(blockTensorName(l, "ffn_norm"), d);
-            w.w1 = weight(blockTensorName(l, "ffn_gate"), h * d);
-            w.w3 = weight(blockTensorName(l, "ffn_up"), h * d);
-            w.w2 = weight(blockTensorName(l, "ffn_down"), d * h);
+            w.w1 = lin("ffn_gate", h, d);
+            w.w3 = lin("ffn_up", h, d);
+            w.w2 = lin("ffn_down", d, h);
             if (c.qkvBias) {
                 const std::string p = "blk." + std::to_string(l) + ".";
                 w.bq = weight(p + "attn_q.bias", q);
@@ -115,9 +185,16 @@ public:
             if (!m_used.count(name))
                 throw std::invalid_argument("fp32 runtime: weight override '" + name +
                                             "' does not name a weight this model uses");
-        const std::uint64_t linear = static_cast<std::uint64_t>(c.nLayers) *
-                                     static_cast<std::uint64_t>(2 * q * d + 2 * kv * d + 3 * h * d);
-        m_weightBytes = 4 * (linear + static_cast<std::uint64_t>(v * d) + static_cast<std::uint64_t>(d));
+        // Every linear weight and the head once per token, plus the final norm (an embedding row is noise).
+        std::set<std::string> kinds;
+        m_weightBytes = m_head.bytes() + 4 * static_cast<std::uint64_t>(d);
+        kinds.insert(m_head.packed ? m_head.packed->kind() : "fp32");
+        for (const LayerWeights& w : m_layers)
+            for (const Linear* p : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w1, &w.w2, &w.w3}) {
+                m_weightBytes += p->bytes();
+                kinds.insert(p->packed ? p->packed->kind() : "fp32");
+            }
+        m_backend = !m_packedMode ? "fp32" : kinds.size() == 1 ? *kinds.begin() : "mixed";
         m_overrides.clear(); // the values stay alive in m_owned
     }
 
@@ -135,7 +212,7 @@ public:
         const int cap = maxTokens == 0 ? m_model->config.maxSeqLen : maxTokens;
         return std::make_unique<Fp32Context>(shared_from_this(), cap);
     }
-    std::string backendName() const override { return "fp32"; }
+    std::string backendName() const override { return m_backend; }
     int threads() const override { return m_pool.size(); }
     std::uint64_t weightBytesPerToken() const override { return m_weightBytes; }
 
@@ -143,11 +220,51 @@ public:
     std::mutex& forwardMutex() const { return m_forwardMutex; }
     const Rope& rope() const { return m_rope; }
     const LayerWeights& layer(int l) const { return m_layers[static_cast<std::size_t>(l)]; }
-    const float* embed() const { return m_embed; }
-    const float* head() const { return m_head; }
+    bool f16KvCache() const { return m_f16Kv; }
+    // Token `id`'s embedding row into out[dim].
+    void embedRow(std::int32_t id, float* out) const
+    {
+        const auto dim = static_cast<std::size_t>(m_model->config.dim);
+        if (m_embed)
+            std::memcpy(out, m_embed + static_cast<std::size_t>(id) * dim, dim * sizeof(float));
+        else
+            m_embedTensor->rowToFloat(id, out);
+    }
+    const Linear& head() const { return m_head; }
     const float* outNorm() const { return m_outNorm; }
 
 private:
+    // A projection: in the packed runtime the factory's or the built-in block kernels' PackedLinear when the
+    // weight (no override) is packed, else the fp32 values. `key` names it for overrides and the factory
+    // ("output.weight" for the head), `tensorName` is where its values live.
+    Linear linear(const std::string& key, const std::string& tensorName, int rows, int cols)
+    {
+        Linear out;
+        out.rows = rows;
+        out.cols = cols;
+        if (m_packedMode && !m_overrides.count(key)) {
+            if (m_factory)
+                out.packed = m_factory(*m_model, key);
+            const Tensor* t = out.packed ? nullptr : m_model->find(tensorName);
+            if (t && kernels::packedKernelSupports(t->dtype) && t->cols() % dtypeBlockSize(t->dtype) == 0) {
+                out.packed = makeBlockPackedLinear(*t);
+                out.block = t;
+            }
+            if (out.packed) {
+                if (out.packed->rows() != rows || out.packed->cols() != cols)
+                    throw FormatError(m_model->sourcePath, "tensor " + tensorName,
+                                      "[" + std::to_string(rows) + ", " + std::to_string(cols) + "], found a " +
+                                          out.packed->kind() + " matrix [" + std::to_string(out.packed->rows()) +
+                                          ", " + std::to_string(out.packed->cols()) + "]");
+                m_used.insert(key);
+                return out;
+            }
+        }
+        out.w = weight(key == "output.weight" && tensorName != key ? tensorName : key,
+                       static_cast<std::int64_t>(rows) * cols);
+        return out;
+    }
+
     // fp32 values of a weight: an override, the mapped F32 data in place, or a one-time conversion.
     const float* weight(const std::string& name, std::int64_t numel)
     {
@@ -190,9 +307,13 @@ private:
     std::vector<std::shared_ptr<const std::vector<float>>> m_owned;
     std::vector<LayerWeights> m_layers;
     const float* m_embed = nullptr;
-    const float* m_head = nullptr;
+    const Tensor* m_embedTensor = nullptr; // packed runtime: a non-F32 embedding, dequantized per row
+    Linear m_head;
     const float* m_outNorm = nullptr;
     std::uint64_t m_weightBytes = 0;
+    bool m_packedMode = false, m_f16Kv = false;
+    std::function<std::shared_ptr<const PackedLinear>(const Model&, const std::string&)> m_factory;
+    std::string m_backend = "fp32";
 };
 
 Fp32Context::Fp32Context(std::shared_ptr<const Fp32Model> model, int capacity)
@@ -202,8 +323,14 @@ Fp32Context::Fp32Context(std::shared_ptr<const Fp32Model> model, int capacity)
     m_kvDim = static_cast<std::size_t>(c.kvDim());
     const std::size_t cacheFloats =
         static_cast<std::size_t>(c.nLayers) * static_cast<std::size_t>(capacity) * m_kvDim;
-    m_keys = uninitFloats(cacheFloats);
-    m_values = uninitFloats(cacheFloats);
+    m_f16 = m_model->f16KvCache();
+    if (m_f16) {
+        m_keys16 = std::make_unique_for_overwrite<std::uint16_t[]>(cacheFloats);
+        m_values16 = std::make_unique_for_overwrite<std::uint16_t[]>(cacheFloats);
+    } else {
+        m_keys = uninitFloats(cacheFloats);
+        m_values = uninitFloats(cacheFloats);
+    }
     m_scores = uninitFloats(static_cast<std::size_t>(m_model->threads()) * static_cast<std::size_t>(capacity));
     m_cos.resize(static_cast<std::size_t>(c.headDim / 2));
     m_sin.resize(static_cast<std::size_t>(c.headDim / 2));
@@ -221,6 +348,18 @@ float* Fp32Context::valueAt(int layer, int index) const
                              static_cast<std::size_t>(index)) * m_kvDim;
 }
 
+std::uint16_t* Fp32Context::keyAt16(int layer, int index) const
+{
+    return m_keys16.get() + (static_cast<std::size_t>(layer) * static_cast<std::size_t>(m_capacity) +
+                             static_cast<std::size_t>(index)) * m_kvDim;
+}
+
+std::uint16_t* Fp32Context::valueAt16(int layer, int index) const
+{
+    return m_values16.get() + (static_cast<std::size_t>(layer) * static_cast<std::size_t>(m_capacity) +
+                               static_cast<std::size_t>(index)) * m_kvDim;
+}
+
 bool Fp32Context::dropOldest(int count)
 {
     if (count < 0)
@@ -231,6 +370,11 @@ bool Fp32Context::dropOldest(int count)
     const int keep = m_count - count;
     const int layers = m_model->config().nLayers;
     for (int l = 0; l < layers; ++l) {
+        if (m_f16) {
+            std::memmove(keyAt16(l, 0), keyAt16(l, count), static_cast<std::size_t>(keep) * m_kvDim * 2);
+            std::memmove(valueAt16(l, 0), valueAt16(l, count), static_cast<std::size_t>(keep) * m_kvDim * 2);
+            continue;
+        }
         std::memmove(keyAt(l, 0), keyAt(l, count), static_cast<std::size_t>(keep) * m_kvDim * sizeof(float));
         std::memmove(valueAt(l, 0), valueAt(l, count), static_cast<std::size_t>(keep) * m_kvDim * sizeof(float));
     }
@@ -288,9 +432,7 @@ void Fp32Context::runChunk(std::span<const std::int32_t> tokens, bool allPositio
     m_hb2.resize(ut * hidden);
 
     for (int t = 0; t < T; ++t)
-        std::memcpy(m_x.data() + static_cast<std::size_t>(t) * dim,
-                    m.embed() + static_cast<std::size_t>(tokens[static_cast<std::size_t>(t)]) * dim,
-                    dim * sizeof(float));
+        m.embedRow(tokens[static_cast<std::size_t>(t)], m_x.data() + static_cast<std::size_t>(t) * dim);
 
     const int kvMul = c.nHeads / c.nKvHeads;
     const float scaleDiv = std::sqrt(static_cast<float>(hd));
@@ -298,9 +440,7 @@ void Fp32Context::runChunk(std::span<const std::int32_t> tokens, bool allPositio
         const LayerWeights& w = m.layer(l);
         for (int t = 0; t < T; ++t)
             kernels::rmsnorm(m_xb.data() + t * dim, m_x.data() + t * dim, w.attnNorm, c.dim, c.normEps);
-        kernels::matmul(w.wq, c.qDim(), c.dim, m_xb.data(), T, m_q.data(), pool);
-        kernels::matmul(w.wk, c.kvDim(), c.dim, m_xb.data(), T, m_k.data(), pool);
-        kernels::matmul(w.wv, c.kvDim(), c.dim, m_xb.data(), T, m_v.data(), pool);
+        applyShared({{&w.wq, m_q.data()}, {&w.wk, m_k.data()}, {&w.wv, m_v.data()}}, m_xb.data(), T, pool);
         for (int t = 0; t < T; ++t) {
             float* q = m_q.data() + t * qDim;
             float* k = m_k.data() + t * kvDim;
@@ -322,8 +462,13 @@ void Fp32Context::runChunk(std::span<const std::int32_t> tokens, bool allPositio
             m.rope().angles(m_dropped + m_count + t, m_cos.data(), m_sin.data());
             m.rope().apply(q, c.nHeads, m_cos.data(), m_sin.data());
             m.rope().apply(k, c.nKvHeads, m_cos.data(), m_sin.data());
-            std::memcpy(keyAt(l, m_count + t), k, kvDim * sizeof(float));
-            std::memcpy(valueAt(l, m_count + t), v, kvDim * sizeof(float));
+            if (m_f16) {
+                kernels::floatToHalfRow(k, keyAt16(l, m_count + t), static_cast<int>(kvDim));
+                kernels::floatToHalfRow(v, valueAt16(l, m_count + t), static_cast<int>(kvDim));
+            } else {
+                std::memcpy(keyAt(l, m_count + t), k, kvDim * sizeof(float));
+                std::memcpy(valueAt(l, m_count + t), v, kvDim * sizeof(float));
+            }
         }
         // Grouped-query causal attention, one head per task (independent, so thread-count invariant).
         pool->parallelFor(static_cast<std::size_t>(c.nHeads), [&](std::size_t hb, std::size_t he, int worker) {
@@ -333,26 +478,33 @@ void Fp32Context::runChunk(std::span<const std::int32_t> tokens, bool allPositio
                 for (int t = 0; t < T; ++t) {
                     const float* q = m_q.data() + t * qDim + static_cast<std::size_t>(h) * hd;
                     const int n = m_count + t + 1;
-                    for (int j = 0; j < n; ++j)
-                        scores[j] = kernels::dot(q, keyAt(l, j) + kvOff, hd) / scaleDiv;
+                    if (m_f16)
+                        for (int j = 0; j < n; ++j)
+                            scores[j] = kernels::dotF16(q, keyAt16(l, j) + kvOff, hd) / scaleDiv;
+                    else
+                        for (int j = 0; j < n; ++j)
+                            scores[j] = kernels::dot(q, keyAt(l, j) + kvOff, hd) / scaleDiv;
                     kernels::softmax(scores, n);
                     float* out = m_att.data() + t * qDim + static_cast<std::size_t>(h) * hd;
                     std::fill(out, out + hd, 0.0f);
-                    for (int j = 0; j < n; ++j)
-                        kernels::axpy(scores[j], valueAt(l, j) + kvOff, out, hd);
+                    if (m_f16)
+                        for (int j = 0; j < n; ++j)
+                            kernels::axpyF16(scores[j], valueAt16(l, j) + kvOff, out, hd);
+                    else
+                        for (int j = 0; j < n; ++j)
+                            kernels::axpy(scores[j], valueAt(l, j) + kvOff, out, hd);
                 }
             }
         });
-        kernels::matmul(w.wo, c.dim, c.qDim(), m_att.data(), T, m_xb.data(), pool);
+        w.wo.apply(m_att.data(), T, m_xb.data(), pool);
         for (std::size_t i = 0; i < ut * dim; ++i)
             m_x[i] += m_xb[i];
 
         for (int t = 0; t < T; ++t)
             kernels::rmsnorm(m_xb.data() + t * dim, m_x.data() + t * dim, w.ffnNorm, c.dim, c.normEps);
-        kernels::matmul(w.w1, c.hiddenDim, c.dim, m_xb.data(), T, m_hb.data(), pool);
-        kernels::matmul(w.w3, c.hiddenDim, c.dim, m_xb.data(), T, m_hb2.data(), pool);
+        applyShared({{&w.w1, m_hb.data()}, {&w.w3, m_hb2.data()}}, m_xb.data(), T, pool);
         kernels::siluMul(m_hb.data(), m_hb2.data(), static_cast<int>(ut * hidden));
-        kernels::matmul(w.w2, c.dim, c.hiddenDim, m_hb.data(), T, m_xb.data(), pool);
+        w.w2.apply(m_hb.data(), T, m_xb.data(), pool);
         for (std::size_t i = 0; i < ut * dim; ++i)
             m_x[i] += m_xb[i];
     }
@@ -363,10 +515,10 @@ void Fp32Context::runChunk(std::span<const std::int32_t> tokens, bool allPositio
     if (allPositions) {
         for (int t = 0; t < T; ++t)
             kernels::rmsnorm(m_xb.data() + t * dim, m_x.data() + t * dim, m.outNorm(), c.dim, c.normEps);
-        kernels::matmul(m.head(), c.vocabSize, c.dim, m_xb.data(), T, logitsOut, pool);
+        m.head().apply(m_xb.data(), T, logitsOut, pool);
     } else {
         kernels::rmsnorm(m_xb.data(), m_x.data() + (ut - 1) * dim, m.outNorm(), c.dim, c.normEps);
-        kernels::matvec(m.head(), c.vocabSize, c.dim, m_xb.data(), logitsOut, pool);
+        m.head().apply(m_xb.data(), 1, logitsOut, pool);
     }
 }
 
@@ -378,6 +530,23 @@ std::shared_ptr<InferenceModel> makeFp32Model(std::shared_ptr<const Model> model
     if (!model)
         throw std::invalid_argument("makeFp32Model: no model");
     return std::make_shared<Fp32Model>(std::move(model), threads, std::move(overrides));
+}
+
+std::shared_ptr<InferenceModel> makePackedModel(std::shared_ptr<const Model> model, int threads,
+                                                PackedModelOptions options)
+{
+    if (!model)
+        throw std::invalid_argument("makePackedModel: no model");
+    return std::make_shared<Fp32Model>(std::move(model), threads, WeightOverrides{}, &options);
+}
+
+bool hasPackedLinears(const Model& model)
+{
+    for (const auto& [name, t] : model.tensors)
+        if (kernels::packedKernelSupports(t.dtype) && t.shape.size() == 2 &&
+            (name.rfind("blk.", 0) == 0 || name == "output.weight" || name == "token_embd.weight"))
+            return true;
+    return false;
 }
 
 } // namespace bq

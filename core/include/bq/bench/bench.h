@@ -16,6 +16,7 @@ struct ModelConfig;
 
 struct BenchRequest {
     std::vector<std::shared_ptr<const InferenceModel>> models;
+    std::vector<std::string> notes; // optional, one per model: what it is (e.g. which tensors stayed fp32)
     int promptTokens = 128; // prefill: one forward of this many tokens
     int decodeTokens = 64;  // then this many single-token forwards
     int repeats = 3;        // figures are the best of the repeats
@@ -24,12 +25,15 @@ struct BenchRequest {
     std::size_t bandwidthBytes = std::size_t(1) << 30; // probe buffer
     double bandwidthGBs = 0; // used when !measureBandwidth (0 = no roofline)
     int kvElementBytes = 4;  // bytes per cached K/V element (the runtimes keep an fp32 cache)
+    std::vector<int> kvElementBytesPerModel; // optional, one per model (an fp16 cache: 2); overrides the above
 };
 
 struct BenchRow {
     std::string backend;
     std::string shape;                   // e.g. "llama 5L d64 v512"
-    double prefillTokS = 0, decodeTokS = 0;
+    std::string note;
+    double prefillTokS = 0, decodeTokS = 0;             // best of the repeats
+    double prefillMedianTokS = 0, decodeMedianTokS = 0; // median of the repeats (the machine is shared)
     std::uint64_t weightBytesPerToken = 0;
     std::uint64_t kvBytesPerToken = 0;   // KV cache read per decoded token, averaged over the decode positions
     double rooflineTokS = 0;             // bandwidth / (weight + KV bytes per token); 0 without a bandwidth
@@ -44,6 +48,7 @@ struct BenchReport {
     int threads = 0;
     int promptTokens = 0, decodeTokens = 0, repeats = 0;
     std::vector<BenchRow> rows;
+    std::uint64_t peakRss = 0; // the process's peak resident set (peakRssBytes) at the end of the run
 };
 
 // Bytes of K and V cached per position: 2 · layers · kvDim · elementBytes.

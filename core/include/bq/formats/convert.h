@@ -16,11 +16,14 @@
 // whose length is not a multiple of 32), 1-D tensors as F32. A tensor already stored in weightType is copied
 // byte for byte. llama3 rope scaling adds llama.cpp's rope_freqs.weight tensor.
 #pragma once
+#include "bq/formats/gguf_file.h"
 #include "bq/model/model.h"
 #include "bq/model/tensor.h"
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +35,14 @@ void writeHfDirectory(const Model& model, const std::filesystem::path& dir, DTyp
 struct GgufWriteOptions {
     std::uint32_t alignment = 64;
     std::string name; // general.name; default: the source file or directory name
+    // Exporters (export/export_gguf.h): replaces the default conversion of a tensor. Called for every tensor
+    // with its canonical name and, per written row, the source row it comes from (RoPE reordering; empty when
+    // the rows keep their order); returns the tensors to write instead, or nullopt for the default conversion.
+    std::function<std::optional<std::vector<Tensor>>(const std::string& name,
+                                                     const std::vector<std::int64_t>& rowOrder)>
+        tensorHook;
+    // Keys set after the standard ones (an existing key keeps its position and takes this value).
+    std::vector<std::pair<std::string, GgufValue>> extraMetadata;
 };
 void writeGguf(const Model& model, const std::filesystem::path& file, DType weightType,
                const GgufWriteOptions& options = {});

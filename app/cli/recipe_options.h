@@ -1,0 +1,25 @@
+// Options `quantize` and `recipe` share: where the recipe comes from and what to print about it.
+#pragma once
+#include "bq/model/model.h"
+#include "bq/quant/recipe.h"
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace bqcli {
+
+struct RecipeOptions {
+    std::string recipeFile;          // --recipe FILE
+    std::string method;              // --method M (built-in recipe)
+    std::string companion = "arb-rc"; // --companion M (output-align's method for the other layers)
+    bool keepAll = false;            // --quantize-embeddings: clear the keep_fp list
+};
+void addRecipeOptions(CLI::App& cmd, RecipeOptions& options);
+// The recipe from --recipe or --method (exactly one is required).
+bq::quant::Recipe loadRecipe(const RecipeOptions& options);
+
+// The resolution table and the estimate as text (stdout) or as one JSON object.
+void printResolution(const bq::Model& model, const bq::quant::Resolution& res, const bq::quant::Estimate& est);
+nlohmann::json resolutionJson(const bq::quant::Resolution& res, const bq::quant::Estimate& est);
+
+} // namespace bqcli

@@ -1,0 +1,33 @@
+// Reference block quantizers (llama.cpp layouts) and the in-memory packing of a model's linear layers, used by
+// the benchmark (an fp32 model's Q1_0 / Q4_0 twin) and the packed-runtime tests.
+//   Q1_0: sign × fp16(mean |w|) per 128 (the least-squares scale of sign(w)); bit = (w >= 0).
+//   Q4_0 / Q8_0: ggml's quantize_row_q4_0_ref / quantize_row_q8_0_ref.
+#pragma once
+#include "bq/model/model.h"
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bq {
+
+class ThreadPool;
+
+// rows × cols fp32 values (cols a multiple of the block size) → packed rows. pool may be null.
+std::vector<std::byte> quantizeRows(DType type, const float* w, std::int64_t rows, std::int64_t cols,
+                                    ThreadPool* pool = nullptr);
+// Any tensor (converted to fp32 row by row) → an owned tensor of `type` with the same name and shape.
+Tensor quantizeTensor(const Tensor& src, DType type, ThreadPool* pool = nullptr);
+
+struct PackedConversion {
+    std::shared_ptr<const Model> model;
+    std::vector<std::string> packed;    // tensors now in the packed type(s)
+    std::vector<std::string> keptFloat; // linear weights whose row length does not fit the block (left as they were)
+};
+
+// Every linear weight (attention, FFN) whose row length is a multiple of linearType's block becomes linearType;
+// the output head becomes headType (F32 = leave it). A head tied to token_embd.weight is packed in place, so
+// embedding lookups then dequantize one row per token. Norms and biases are untouched.
+PackedConversion packModelLinears(std::shared_ptr<const Model> model, DType linearType, DType headType,
+                                  ThreadPool* pool = nullptr);
+
+} // namespace bq

@@ -1,0 +1,70 @@
+// methods.md §3.1 `sign`: Ŵ_ij = α_{i,g(j)} · sgn(W_ij), α = fp16(mean |w|) over the row or group (XNOR/BWN).
+// For a fixed sign pattern, mean |w| is the least-squares scale; the sign of zero is +1.
+#include "method_factories.h"
+#include "option_reader.h"
+#include "bq/util/fp16.h"
+#include <cmath>
+
+namespace bq::quant::methods {
+
+namespace {
+
+const char* kId = "sign";
+
+nlohmann::json defaults() { return {{"group", "row"}}; } // NanoQuant's XNOR baseline is per row
+
+double bits(Eigen::Index, Eigen::Index m, const nlohmann::json& options)
+{
+    const int g = OptionReader(kId, defaults(), options).group("group");
+    return 1.0 + 16.0 * double(groupsPerRow(m, g)) / double(m);
+}
+
+QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics&)
+{
+    const MatrixXfR& W = requireWeight(request, kId);
+    const int group = OptionReader(kId, defaults(), request.options).group("group");
+    const Eigen::Index n = W.rows(), m = W.cols(), G = groupsPerRow(m, group);
+    const Eigen::Index width = group <= 0 ? m : group;
+
+    QuantizedLinear q = emptyResult(request, kId);
+    SignPlane p;
+    p.group = group;
+    p.signs.resize(n, m);
+    p.rowScale.resize(n, G);
+    for (Eigen::Index i = 0; i < n; ++i) {
+        checkCancel(request);
+        for (Eigen::Index g = 0; g < G; ++g) {
+            const Eigen::Index b = g * width, e = std::min(m, b + width);
+            double sum = 0;
+            for (Eigen::Index j = b; j < e; ++j) {
+                sum += std::fabs(W(i, j));
+                p.signs(i, j) = W(i, j) >= 0.0f ? 1 : -1;
+            }
+            p.rowScale(i, g) = roundToHalf(float(sum / double(e - b)));
+        }
+    }
+    q.planes.push_back(std::move(p));
+    q.storageBitsPerWeight = bits(n, m, request.options);
+    return q;
+}
+
+} // namespace
+
+MethodInfo signMethod()
+{
+    MethodInfo info;
+    info.id = kId;
+    info.title = "sign × mean-abs scale (XNOR/BWN)";
+    info.description = "Ŵ = α·sgn(W) with α = mean |w| per row or per group of g columns (XNOR-Net/BWN, "
+                       "arXiv:1603.05279). No calibration. Stores 1 bit per weight + one fp16 scale per group: "
+                       "1 + 16/g bits (per row ≈ 1.0, g = 128: 1.125).";
+    info.defaults = defaults();
+    info.unsupportedReason = [](Eigen::Index, Eigen::Index, const nlohmann::json& o) {
+        return optionProblem([&] { OptionReader(kId, defaults(), o).group("group"); });
+    };
+    info.estimateBits = bits;
+    info.quantize = run;
+    return info;
+}
+
+} // namespace bq::quant::methods

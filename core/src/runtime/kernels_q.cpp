@@ -1,0 +1,297 @@
+// Scalar reference kernels of the packed runtime (exact integer block sums, sequential fp32 accumulation), the
+// activation quantizer, the run-time path choice and the multithreaded drivers.
+#include "bq/runtime/kernels_q.h"
+#include "bq/util/cpu_features.h"
+#include "bq/util/fp16.h"
+#include "bq/util/thread_pool.h"
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace bq::kernels {
+
+namespace detail {
+// kernels_q_avx2.cpp / kernels_q_avx512.cpp
+void quantizeActRowAvx2(const float* x, int cols, int block, std::int8_t* q, float* scale, std::int32_t* sum);
+void quantizeActRowAvx512(const float* x, int cols, int block, std::int8_t* q, float* scale, std::int32_t* sum);
+void packedMatmulRowsAvx2(DType type, const std::byte* W, std::size_t rowBytes, const QuantizedActivations& X,
+                          float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd);
+void packedMatmulRowsAvx512(DType type, const std::byte* W, std::size_t rowBytes, const QuantizedActivations& X,
+                            float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd);
+float dotF16Avx2(const float* a, const std::uint16_t* h, int n);
+void axpyF16Avx2(float s, const std::uint16_t* h, float* y, int n);
+void floatToHalfRowAvx2(const float* x, std::uint16_t* h, int n);
+} // namespace detail
+
+namespace {
+
+// Output rows per parallelFor chunk boundary: a multiple of every path's row tile.
+constexpr std::size_t kRowAlign = 8;
+
+inline float loadHalf(const std::byte* p)
+{
+    std::uint16_t h;
+    std::memcpy(&h, p, 2);
+    return halfToFloat(h);
+}
+
+void quantizeActRowScalar(const float* x, int cols, int block, std::int8_t* q, float* scale, std::int32_t* sum)
+{
+    for (int b = 0; b < cols / block; ++b) {
+        const float* xb = x + static_cast<std::ptrdiff_t>(b) * block;
+        float amax = 0.0f;
+        for (int j = 0; j < block; ++j)
+            amax = std::max(amax, std::fabs(xb[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        std::int32_t s = 0;
+        for (int j = 0; j < block; ++j) {
+            // Round half to even, as cvtps2dq does in the SIMD paths.
+            const auto v = static_cast<std::int32_t>(std::nearbyint(xb[j] * id));
+            q[static_cast<std::ptrdiff_t>(b) * block + j] = static_cast<std::int8_t>(v);
+            s += v;
+        }
+        scale[b] = d;
+        sum[b] = s;
+    }
+}
+
+// Exact integer dot product of one weight block with its activation block(s); returns the fp32 contribution.
+float blockDotQ1(const std::byte* blk, const std::int8_t* q, float dx, std::int32_t sx)
+{
+    std::int32_t s = -sx;
+    for (int j = 0; j < 128; ++j)
+        if ((static_cast<std::uint8_t>(blk[2 + j / 8]) >> (j % 8)) & 1u)
+            s += 2 * q[j];
+    return (loadHalf(blk) * dx) * static_cast<float>(s);
+}
+
+float blockDotQ4(const std::byte* blk, const std::int8_t* q, float dx, std::int32_t sx)
+{
+    std::int32_t s = -8 * sx;
+    for (int j = 0; j < 16; ++j) {
+        const auto v = static_cast<std::uint8_t>(blk[2 + j]);
+        s += static_cast<std::int32_t>(v & 0x0f) * q[j] + static_cast<std::int32_t>(v >> 4) * q[j + 16];
+    }
+    return (loadHalf(blk) * dx) * static_cast<float>(s);
+}
+
+float blockDotQ8(const std::byte* blk, const std::int8_t* q, float dx, std::int32_t)
+{
+    std::int32_t s = 0;
+    for (int j = 0; j < 32; ++j)
+        s += static_cast<std::int32_t>(static_cast<std::int8_t>(blk[2 + j])) * q[j];
+    return (loadHalf(blk) * dx) * static_cast<float>(s);
+}
+
+void packedMatmulRowsScalar(DType type, const std::byte* W, std::size_t rowBytes, const QuantizedActivations& X,
+                            float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd)
+{
+    const int nb = X.blocksPerToken();
+    const int bytes = dtypeBlockBytes(type);
+    float (*blockDot)(const std::byte*, const std::int8_t*, float, std::int32_t) =
+        type == DType::Q1_0 ? blockDotQ1 : type == DType::Q4_0 ? blockDotQ4 : blockDotQ8;
+    for (std::size_t n = rowBegin; n < rowEnd; ++n) {
+        const std::byte* row = W + n * rowBytes;
+        for (int t = 0; t < X.tokens; ++t) {
+            const std::int8_t* q = X.qRow(t);
+            const float* dx = X.scaleRow(t);
+            const std::int32_t* sx = X.sumRow(t);
+            float acc = 0.0f;
+            for (int b = 0; b < nb; ++b)
+                acc += blockDot(row + static_cast<std::ptrdiff_t>(b) * bytes,
+                                q + static_cast<std::ptrdiff_t>(b) * X.block, dx[b], sx[b]);
+            Y[static_cast<std::size_t>(t) * ldy + n] = acc;
+        }
+    }
+}
+
+void checkShapes(DType type, int K, int block)
+{
+    if (!packedKernelSupports(type))
+        throw std::invalid_argument(std::string("packed kernels: unsupported weight type ") + dtypeName(type));
+    if (block != activationBlockFor(type))
+        throw std::invalid_argument(std::string("packed kernels: ") + dtypeName(type) + " needs activation blocks of " +
+                                    std::to_string(activationBlockFor(type)) + ", got " + std::to_string(block));
+    if (K <= 0 || K % dtypeBlockSize(type) != 0)
+        throw std::invalid_argument(std::string("packed kernels: ") + dtypeName(type) + " needs K a multiple of " +
+                                    std::to_string(dtypeBlockSize(type)) + ", got " + std::to_string(K));
+}
+
+} // namespace
+
+bool qPathSupported(QPath path) noexcept
+{
+    const CpuFeatures& f = cpuFeatures();
+    switch (path) {
+    case QPath::Scalar: return true;
+    case QPath::Avx2: return f.avx2 && f.fma && f.f16c;
+    case QPath::Avx512: return f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.avx2 && f.fma && f.f16c;
+    }
+    return false;
+}
+
+QPath bestQPath() noexcept
+{
+    static const QPath best = qPathSupported(QPath::Avx512) ? QPath::Avx512
+                              : qPathSupported(QPath::Avx2) ? QPath::Avx2
+                                                            : QPath::Scalar;
+    return best;
+}
+
+const char* qPathName(QPath path) noexcept
+{
+    switch (path) {
+    case QPath::Scalar: return "scalar";
+    case QPath::Avx2: return "avx2";
+    case QPath::Avx512: return "avx512-vnni";
+    }
+    return "?";
+}
+
+int activationBlockFor(DType weightType) noexcept
+{
+    switch (weightType) {
+    case DType::Q1_0: return 128;
+    case DType::Q4_0:
+    case DType::Q8_0: return 32;
+    default: return 0;
+    }
+}
+
+bool packedKernelSupports(DType weightType) noexcept { return activationBlockFor(weightType) != 0; }
+
+void quantizeActivations(QPath path, const float* X, int tokens, int cols, int block, QuantizedActivations& out,
+                         ThreadPool* pool)
+{
+    if (block <= 0 || block % 32 != 0 || cols % block != 0)
+        throw std::invalid_argument("quantizeActivations: " + std::to_string(cols) +
+                                    " columns are not a multiple of the block " + std::to_string(block) +
+                                    " (itself a multiple of 32)");
+    out.tokens = tokens;
+    out.cols = cols;
+    out.block = block;
+    const std::size_t nb = static_cast<std::size_t>(cols / block);
+    out.q.resize(static_cast<std::size_t>(tokens) * static_cast<std::size_t>(cols));
+    out.scale.resize(static_cast<std::size_t>(tokens) * nb);
+    out.sum.resize(static_cast<std::size_t>(tokens) * nb);
+    auto run = [&](std::size_t tb, std::size_t te, int) {
+        for (std::size_t t = tb; t < te; ++t) {
+            const float* x = X + t * static_cast<std::size_t>(cols);
+            std::int8_t* q = out.q.data() + t * static_cast<std::size_t>(cols);
+            float* s = out.scale.data() + t * nb;
+            std::int32_t* sm = out.sum.data() + t * nb;
+            switch (path) {
+            case QPath::Avx512: detail::quantizeActRowAvx512(x, cols, block, q, s, sm); break;
+            case QPath::Avx2: detail::quantizeActRowAvx2(x, cols, block, q, s, sm); break;
+            case QPath::Scalar: quantizeActRowScalar(x, cols, block, q, s, sm); break;
+            }
+        }
+    };
+    if (pool && pool->size() > 1 && tokens > 1)
+        pool->parallelFor(static_cast<std::size_t>(tokens), run);
+    else
+        run(0, static_cast<std::size_t>(tokens), 0);
+}
+
+void packedMatmulRows(QPath path, DType type, const std::byte* W, std::size_t rowBytes,
+                      const QuantizedActivations& X, float* Y, std::size_t ldy, std::size_t rowBegin,
+                      std::size_t rowEnd)
+{
+    checkShapes(type, X.cols, X.block);
+    if (rowBegin >= rowEnd || X.tokens <= 0)
+        return;
+    switch (path) {
+    case QPath::Avx512: detail::packedMatmulRowsAvx512(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
+    case QPath::Avx2: detail::packedMatmulRowsAvx2(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
+    case QPath::Scalar: packedMatmulRowsScalar(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
+    }
+}
+
+void packedMatmul(QPath path, DType type, const std::byte* W, int N, const QuantizedActivations& X, float* Y,
+                  ThreadPool* pool)
+{
+    checkShapes(type, X.cols, X.block);
+    const std::size_t rowBytes = dtypeRowBytes(type, X.cols);
+    const auto ldy = static_cast<std::size_t>(N);
+    if (!pool || pool->size() == 1) {
+        packedMatmulRows(path, type, W, rowBytes, X, Y, ldy, 0, static_cast<std::size_t>(N));
+        return;
+    }
+    pool->parallelFor(
+        static_cast<std::size_t>(N),
+        [&](std::size_t b, std::size_t e, int) { packedMatmulRows(path, type, W, rowBytes, X, Y, ldy, b, e); },
+        kRowAlign);
+}
+
+void packedMatmul(DType type, const std::byte* W, int N, int K, const float* X, int T, float* Y, ThreadPool* pool)
+{
+    checkShapes(type, K, activationBlockFor(type));
+    // One scratch per calling thread: contexts of different models may run concurrently.
+    thread_local QuantizedActivations scratch;
+    const QPath path = bestQPath();
+    quantizeActivations(path, X, T, K, activationBlockFor(type), scratch, T > 1 ? pool : nullptr);
+    packedMatmul(path, type, W, N, scratch, Y, pool);
+}
+
+void packedMatmulMulti(DType type, const PackedMatrixOut* mats, int count, int K, const float* X, int T,
+                       ThreadPool* pool)
+{
+    checkShapes(type, K, activationBlockFor(type));
+    thread_local QuantizedActivations scratch;
+    const QPath path = bestQPath();
+    quantizeActivations(path, X, T, K, activationBlockFor(type), scratch, T > 1 ? pool : nullptr);
+    const QuantizedActivations& Xq = scratch; // the workers must read this thread's scratch, not their own
+    const std::size_t rowBytes = dtypeRowBytes(type, K);
+    std::size_t total = 0;
+    for (int i = 0; i < count; ++i)
+        total += static_cast<std::size_t>(mats[i].N);
+    auto run = [&](std::size_t b, std::size_t e, int) {
+        std::size_t offset = 0;
+        for (int i = 0; i < count; ++i) {
+            const auto n = static_cast<std::size_t>(mats[i].N);
+            const std::size_t lb = std::max(b, offset), le = std::min(e, offset + n);
+            if (lb < le)
+                packedMatmulRows(path, type, mats[i].W, rowBytes, Xq, mats[i].Y, n, lb - offset, le - offset);
+            offset += n;
+        }
+    };
+    if (!pool || pool->size() == 1)
+        run(0, total, 0);
+    else
+        pool->parallelFor(total, run, kRowAlign);
+}
+
+float dotF16(const float* a, const std::uint16_t* h, int n)
+{
+    if (bestQPath() != QPath::Scalar)
+        return detail::dotF16Avx2(a, h, n);
+    float s = 0.0f;
+    for (int i = 0; i < n; ++i)
+        s += a[i] * halfToFloat(h[i]);
+    return s;
+}
+
+void axpyF16(float s, const std::uint16_t* h, float* y, int n)
+{
+    if (bestQPath() != QPath::Scalar) {
+        detail::axpyF16Avx2(s, h, y, n);
+        return;
+    }
+    for (int i = 0; i < n; ++i)
+        y[i] += s * halfToFloat(h[i]);
+}
+
+void floatToHalfRow(const float* x, std::uint16_t* h, int n)
+{
+    if (bestQPath() != QPath::Scalar) {
+        detail::floatToHalfRowAvx2(x, h, n);
+        return;
+    }
+    for (int i = 0; i < n; ++i)
+        h[i] = floatToHalf(x[i]);
+}
+
+} // namespace bq::kernels
