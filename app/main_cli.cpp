@@ -19,6 +19,7 @@ int main(int argc, char** argv)
     bqcli::registerRecipe(app);
     bqcli::registerExport(app);
     bqcli::registerChat(app);
+    bqcli::registerBenchQuant(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

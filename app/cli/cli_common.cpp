@@ -1,4 +1,6 @@
 #include "cli/cli_common.h"
+#include "bq/export/bitstudio_gguf.h"
+#include "bq/export/bitstudio_packed.h"
 #include "bq/formats/model_loader.h"
 #include "bq/quant/fake_quant_model.h"
 #include "bq/quant/run_file.h"
@@ -7,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <unistd.h>
 
@@ -17,6 +20,14 @@ void addModelOptions(CLI::App& cmd, ModelOptions& options)
     cmd.add_option("--tokenizer", options.tokenizer,
                    "Tokenizer file for llama2.c checkpoints (tokenizer.bin, .model or tokenizer.json)");
     cmd.add_option("--threads", options.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+}
+
+void addBackendOption(CLI::App& cmd, ModelOptions& options)
+{
+    cmd.add_option("--backend", options.backend,
+                   "auto (packed runtime for Q1_0/Q4_0/Q8_0 and bitstudio GGUF files, else fp32), fp32 (the "
+                   "reference, weights dequantized), packed (packed kernels wherever a weight has them)")
+        ->check(CLI::IsMember({"auto", "fp32", "packed"}));
 }
 
 namespace {
@@ -49,18 +60,70 @@ std::shared_ptr<const bq::Model> openModel(const std::string& spec, const ModelO
     return bq::loadModel(spec, load);
 }
 
+namespace {
+
+// A GGUF file in the bitstudio export layout (its loader has already dequantized the layers for fp32).
+bool isBitstudioGguf(const bq::Model& model)
+{
+    if (model.sourceFormat != "gguf")
+        return false;
+    for (const auto& [key, value] : model.metadata)
+        if (key == bq::exporter::kBitstudioTensorsKey)
+            return true;
+    return false;
+}
+
+// A run file on the packed runtime: every quantized layer through the bitstudio kernels (exact, as the
+// bitstudio export runs), the rest fp32. A quantized tied embedding would also need a quantized lookup table,
+// which only the exported file has.
+std::shared_ptr<const bq::InferenceModel> packedRunFile(const std::string& spec, bq::quant::QuantizedModel q,
+                                                        const ModelOptions& options)
+{
+    if (q.base->config.tiedEmbeddings && q.layers.count("token_embd.weight"))
+        throw std::runtime_error(spec + ": --backend packed: the run quantized the tied embedding; export it "
+                                        "(bitstudio-cli export --format bitstudio) and run the exported file");
+    auto linears = std::make_shared<std::map<std::string, std::shared_ptr<const bq::PackedLinear>>>();
+    for (const auto& [name, layer] : q.layers)
+        linears->emplace(name, bq::exporter::makeBitstudioPackedLinear(layer));
+    bq::PackedModelOptions packed;
+    packed.linearFactory = [linears](const bq::Model&, const std::string& name) {
+        const auto it = linears->find(name);
+        return it == linears->end() ? nullptr : it->second;
+    };
+    return bq::makePackedModel(q.base, options.threads, std::move(packed));
+}
+
+} // namespace
+
 std::shared_ptr<const bq::InferenceModel> openInference(const std::string& spec, const ModelOptions& options)
 {
     if (isRunFile(spec)) {
-        const bq::quant::QuantizedModel q = openRunFile(spec, options);
+        bq::quant::QuantizedModel q = openRunFile(spec, options);
         if (!q.base->tokenizer)
             throw std::runtime_error(spec + ": the base model has no tokenizer; pass --tokenizer FILE");
+        if (options.backend == "packed")
+            return packedRunFile(spec, std::move(q), options);
         return bq::makeFp32Model(q.base, options.threads, q.fakeQuantOverrides());
     }
-    auto model = openModel(spec, options);
+    return makeInference(openModel(spec, options), spec, options);
+}
+
+std::shared_ptr<const bq::InferenceModel> makeInference(std::shared_ptr<const bq::Model> model,
+                                                        const std::string& spec, const ModelOptions& options)
+{
     if (!model->tokenizer)
         throw std::runtime_error(spec + ": no tokenizer found; pass --tokenizer FILE");
-    if (bq::hasPackedLinears(*model)) // Q1_0 / Q4_0 / Q8_0 linear weights: the packed runtime, used in place
+    if (options.backend == "fp32")
+        return bq::makeFp32Model(model, options.threads);
+    if (isRunFile(spec)) // openModel gave the fake-quantized model; the packed run needs the layers themselves
+        return options.backend == "packed" ? openInference(spec, options) : bq::makeFp32Model(model, options.threads);
+    if (isBitstudioGguf(*model)) { // every quantized layer exactly, through the bitstudio kernels
+        bq::PackedModelOptions packed;
+        packed.linearFactory = bq::exporter::bitstudioLinearFactory(model->sourcePath);
+        return bq::makePackedModel(model, options.threads, std::move(packed));
+    }
+    // Q1_0 / Q4_0 / Q8_0 linear weights: the packed runtime, used in place.
+    if (options.backend == "packed" || bq::hasPackedLinears(*model))
         return bq::makePackedModel(model, options.threads);
     return bq::makeFp32Model(model, options.threads);
 }

@@ -14,12 +14,21 @@ namespace bqcli {
 struct ModelOptions {
     std::string tokenizer; // --tokenizer FILE (llama2.c checkpoints)
     int threads = 0;       // --threads N (0 = all cores)
+    // --backend auto|fp32|packed. auto: the packed runtime for files with packed linear weights (Q1_0 / Q4_0 /
+    // Q8_0, the bitstudio layout), the fp32 reference otherwise. fp32: always the reference (weights
+    // dequantized once). packed: the packed kernels wherever a weight has them (run files: the bitstudio kernels).
+    std::string backend = "auto";
 };
 void addModelOptions(CLI::App& cmd, ModelOptions& options);
+// --backend, for the commands that run a model (generate, chat, ppl, compare).
+void addBackendOption(CLI::App& cmd, ModelOptions& options);
 
 // MODEL is a file, a Hugging Face directory, or ":demo" (the built-in demo model).
 std::shared_ptr<const bq::Model> openModel(const std::string& spec, const ModelOptions& options);
 std::shared_ptr<const bq::InferenceModel> openInference(const std::string& spec, const ModelOptions& options);
+// The back-end for a model openModel(spec, options) already returned (the chat needs the Model itself too).
+std::shared_ptr<const bq::InferenceModel> makeInference(std::shared_ptr<const bq::Model> model,
+                                                        const std::string& spec, const ModelOptions& options);
 
 std::string readTextFile(const std::string& path); // throws naming the file
 

@@ -180,6 +180,7 @@ void registerChat(CLI::App& app)
     cmd->add_flag("--sliding-window", o->slidingWindow,
                   "When the context is full, drop the oldest turns instead of refusing the message");
     addModelOptions(*cmd, o->modelOptions);
+    addBackendOption(*cmd, o->modelOptions);
     cmd->callback([o] {
         auto model = openModel(o->model, o->modelOptions);
         if (!model->tokenizer)
@@ -193,7 +194,7 @@ void registerChat(CLI::App& app)
             kind = *named;
         }
         o->chat.overflow = o->slidingWindow ? bq::ContextOverflow::SlidingWindow : bq::ContextOverflow::Error;
-        auto inference = bq::makeFp32Model(model, o->modelOptions.threads);
+        auto inference = makeInference(model, o->model, o->modelOptions);
         bq::ChatSession session(inference, bq::ChatTemplate(kind), o->chat);
         session.setSystemPrompt(o->system);
 

@@ -20,6 +20,7 @@ void registerCompare(CLI::App& app)
     cmd->add_option("MODEL_B", o->modelB, "Model compared against it")->required();
     addEvalOptions(*cmd, o->eval);
     addModelOptions(*cmd, o->modelOptions);
+    addBackendOption(*cmd, o->modelOptions);
     cmd->callback([o] {
         auto a = openInference(o->modelA, o->modelOptions);
         auto b = openInference(o->modelB, o->modelOptions);

@@ -36,6 +36,7 @@ void registerGenerate(CLI::App& app)
     cmd->add_option("--repeat-last-n", o->sampler.repeatLastN, "Tokens the repetition penalty looks back over");
     cmd->add_option("--seed,-s", o->sampler.seed, "Random seed (0 = from the clock)");
     addModelOptions(*cmd, o->modelOptions);
+    addBackendOption(*cmd, o->modelOptions);
     cmd->callback([o] {
         auto model = openInference(o->model, o->modelOptions);
         const bq::Tokenizer& tok = model->tokenizer();

@@ -20,6 +20,7 @@ void registerPerplexity(CLI::App& app)
     cmd->add_option("MODEL", o->model, "Model file, Hugging Face directory, or :demo")->required();
     addEvalOptions(*cmd, o->eval);
     addModelOptions(*cmd, o->modelOptions);
+    addBackendOption(*cmd, o->modelOptions);
     cmd->callback([o] {
         auto model = openInference(o->model, o->modelOptions);
         const bq::PerplexityRequest request = makePerplexityRequest(o->eval);

@@ -16,5 +16,6 @@ void registerQuantize(CLI::App& app); // cmd_quantize.cpp
 void registerRecipe(CLI::App& app);   // cmd_recipe.cpp (resolve / estimate)
 void registerExport(CLI::App& app);   // cmd_export.cpp
 void registerChat(CLI::App& app);     // cmd_chat.cpp
+void registerBenchQuant(CLI::App& app); // cmd_bench_quant.cpp
 
 } // namespace bqcli

@@ -60,13 +60,8 @@ std::vector<std::byte> randomBlocks(DType type, int N, int K, std::mt19937& rng)
 
 Tensor viewTensor(DType type, int N, int K, const std::vector<std::byte>& bytes)
 {
-    Tensor t;
-    t.name = "w";
-    t.dtype = type;
-    t.shape = {N, K};
-    t.data = bytes.data();
-    t.nbytes = bytes.size();
-    return t;
+    // Aggregate initialisation (assigning the name trips GCC 12's -Wrestrict false positive).
+    return Tensor{std::string("w"), type, {N, K}, bytes.data(), bytes.size(), nullptr};
 }
 
 // fp64 Σ_k ŵ[n][k]·(q[t][k]·d[t][block]) from the independent dequantizer (Tensor::rowToFloat), and the bound

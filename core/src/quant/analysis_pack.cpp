@@ -46,7 +46,9 @@ constexpr std::array kMetricDescriptions{
     KeyDescription{metric::TokenSimUnnormalized,
                    "Mean over calibration sequences of ‖ZZᵀ − Z_fp Z_fpᵀ‖_F on the raw (unnormalized) layer "
                    "outputs, the products of arXiv:2512.21651 Sec. 3.3."},
-    KeyDescription{metric::GramLambdaMax, "Largest eigenvalue of the layer's input Gram H = Σ x xᵀ."},
+    KeyDescription{metric::GramLambdaMax,
+                   "Largest eigenvalue of the layer's input Gram H = Σ x xᵀ (the Gram the method quantized "
+                   "against)."},
     KeyDescription{metric::GramLambdaMean, "Mean eigenvalue of the input Gram, tr(H) / m."},
     KeyDescription{metric::GramAnisotropy,
                    "Anisotropy λ_max / mean λ of the input Gram's eigenvalues (1 for isotropic inputs)."},
@@ -60,8 +62,8 @@ constexpr std::array kMetricDescriptions{
                    "Number of input columns whose Gram diagonal H_jj is zero (never active on the calibration "
                    "set)."},
     KeyDescription{metric::SvExact,
-                   "1 when the singular-value arrays hold every value (BDCSVD), 0 when they hold the top k from "
-                   "a fixed-seed randomized SVD."},
+                   "1 when the singular-value arrays hold every value (exact: square roots of the smaller Gram's "
+                   "eigenvalues, or BDCSVD), 0 when they hold the top k from a fixed-seed randomized SVD."},
     KeyDescription{metric::SalientCount,
                    "Number of input columns the method treated as salient (BiLLM / ARB-LLM), from its mask."},
     KeyDescription{metric::QuantizeSeconds, "Wall-clock seconds the method spent quantizing this layer."},
@@ -79,7 +81,7 @@ constexpr std::array kArrayDescriptions{
     KeyDescription{array::GramEigenvalues,
                    "Eigenvalues of the layer's input Gram H, descending, rounding negatives clamped to 0."},
     KeyDescription{array::HistEdges,
-                   "Bin edges of both weight histograms: equal-width bins over ±max(|W|, |Ŵ|)."},
+                   "Bin edges of both weight histograms: equal-width bins over ±(largest absolute entry of W or Ŵ)."},
     KeyDescription{array::HistWeight,
                    "Counts of W's entries per histogram bin (values at the range ends fall in the end bins)."},
     KeyDescription{array::HistQuantized, "Counts of Ŵ's entries per histogram bin, on the same edges as W's."},
@@ -126,7 +128,7 @@ LayerAnalysis analyzeLayer(const MatrixXfR& weight, const MatrixXfR& quantized, 
         checkCancel(cancel);
         out.outputErrors = outputErrors(weight, quantized, stats);
     }
-    if (options.gramSpectrum && anyGram) {
+    if (options.gramSpectrum && anyGram && anyGram->rows() <= options.gramSpectrumMaxDim) {
         checkCancel(cancel);
         // The Gram the method quantized against (quantized-prefix inputs) when present.
         out.gram = gramSpectrum(stats.gram ? *stats.gram : *stats.gramFp, options.percdamp);

@@ -55,6 +55,7 @@ struct Slot {
     std::array<int, kSiteCount> width{};
     std::array<Eigen::MatrixXf, kSiteCount> gQ, gF, gC;
     StreamComparison residual;
+    double forwardSeconds = 0, gramSeconds = 0; // this wave's thread time (bench-quant's Gram share)
 };
 
 class Driver {
@@ -326,6 +327,7 @@ void Driver::collect(const CollectSpec& spec,
         m_cancel.throwIfRequested();
         const int wave = std::min(W, m_N - s0);
         std::atomic<bool> cancelled{false};
+        const auto waveStart = Clock::now();
         m_pool.parallelFor(std::size_t(wave), [&](std::size_t b, std::size_t e, int worker) {
             for (std::size_t i = b; i < e; ++i) {
                 if (m_cancel.requested()) {
@@ -333,7 +335,10 @@ void Driver::collect(const CollectSpec& spec,
                     return;
                 }
                 Slot& slot = m_slots[i];
+                const auto produceStart = Clock::now();
                 produce(s0 + int(i), slot, worker, spec);
+                const auto gramStart = Clock::now();
+                slot.forwardSeconds = std::chrono::duration<double>(gramStart - produceStart).count();
                 // float32 chunk Grams of this sequence (one GEMM shape for every sequence: deterministic).
                 for (int site = 0; site < kSiteCount; ++site) {
                     if (!spec.sites[std::size_t(site)])
@@ -356,10 +361,28 @@ void Driver::collect(const CollectSpec& spec,
                             slot.gC[std::size_t(site)].noalias() = xq.transpose() * xf;
                     }
                 }
+                slot.gramSeconds = secondsSince(gramStart);
             }
         });
         if (cancelled)
             throw Cancelled();
+        {
+            const double waveSeconds = secondsSince(waveStart);
+            double fwd = 0, gram = 0;
+            for (int i = 0; i < wave; ++i) {
+                fwd += m_slots[std::size_t(i)].forwardSeconds;
+                gram += m_slots[std::size_t(i)].gramSeconds;
+            }
+            if (fwd + gram > 0)
+                m_result.gramSeconds += waveSeconds * gram / (fwd + gram);
+            for (int site = 0; site < kSiteCount; ++site)
+                if (spec.sites[std::size_t(site)]) {
+                    const double m = m_slots[0].width[std::size_t(site)];
+                    m_result.gramFlops += double(wave) * double(m_T) * m * m *
+                                          (1.0 + (spec.fpGram ? 1.0 : 0.0) + (spec.cross ? 2.0 : 0.0));
+                }
+        }
+        const auto accumulateStart = Clock::now();
         for (int site = 0; site < kSiteCount; ++site) {
             if (!spec.sites[std::size_t(site)])
                 continue;
@@ -387,6 +410,7 @@ void Driver::collect(const CollectSpec& spec,
                 }
             });
         }
+        m_result.gramSeconds += secondsSince(accumulateStart);
         started = true;
     }
 }

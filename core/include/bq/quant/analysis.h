@@ -169,6 +169,8 @@ struct AnalysisOptions {
     bool spectra = true;        // singular values of W, Ŵ, W − Ŵ
     SpectrumOptions spectrum;
     bool gramSpectrum = true;   // needs a Gram
+    // The dense eigen-solve is O(m³): ~10 s of one core at m = 3072 (README table); skipped above this m.
+    Eigen::Index gramSpectrumMaxDim = 2048;
     double percdamp = 0.01;
     bool histograms = true;
     int histogramBins = 64;

@@ -59,6 +59,11 @@ struct QuantizeJobResult {
     double seconds = 0;
     std::uint64_t peakRssBytes = 0;
     std::string calibrationDescription;
+    // Calibration statistics (bench-quant): wall seconds spent in the Gram GEMMs and their float64 accumulation
+    // (a parallel wave's wall time split by its threads' Gram vs forward shares), and the Gram flops counted:
+    // T·m² per Ĥ or H_fp (symmetric rank-T update), 2·T·m² per C, for every site and sequence collected.
+    double gramSeconds = 0;
+    double gramFlops = 0;
 };
 
 // Job contract: never throws; Failed carries a message naming the tensor / rule / file.
