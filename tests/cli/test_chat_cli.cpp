@@ -255,7 +255,5 @@ TEST_CASE("chat on stories260K continues the story as llama2.c run.c does", "[cl
     INFO(g.err);
     REQUIRE(g.exitCode == 0);
     CHECK(g.out == out[0] + "\n");
-    // TODO(export): the same check on stories260K exported in the bitstudio GGUF format (1-bit weights), once
-    // that exporter lands: `export ... --format bitstudio`, then chat on the file; expect a non-empty reply and,
-    // for an all-fp16 recipe, this same first reply.
+    // The same session on stories260K exported in the bitstudio GGUF format: tests/cli/test_export_chat.cpp.
 }
