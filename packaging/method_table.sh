@@ -131,4 +131,4 @@ if [[ $TS5M -eq 1 ]]; then
     table ts5m "$SHARED/models/ts5m/ts5m.bin" $TS5M_METHODS
 fi
 echo
-echo "(threads ${THREADS} = 0: all cores; total $(( $(date +%s) - start )) s; logs and run files in $WORK)"
+echo "(--threads ${THREADS} (0 = all cores), --samples ${SAMPLES} --seqlen ${SEQLEN}; total $(( $(date +%s) - start )) s wall; logs and run files in $WORK)"
