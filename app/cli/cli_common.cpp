@@ -60,9 +60,6 @@ std::shared_ptr<const bq::Model> openModel(const std::string& spec, const ModelO
     return bq::loadModel(spec, load);
 }
 
-namespace {
-
-// A GGUF file in the bitstudio export layout (its loader has already dequantized the layers for fp32).
 bool isBitstudioGguf(const bq::Model& model)
 {
     if (model.sourceFormat != "gguf")
@@ -72,6 +69,8 @@ bool isBitstudioGguf(const bq::Model& model)
             return true;
     return false;
 }
+
+namespace {
 
 // A run file on the packed runtime: every quantized layer through the bitstudio kernels (exact, as the
 // bitstudio export runs), the rest fp32. A quantized tied embedding would also need a quantized lookup table,

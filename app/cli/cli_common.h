@@ -27,6 +27,8 @@ void addBackendOption(CLI::App& cmd, ModelOptions& options);
 std::shared_ptr<const bq::Model> openModel(const std::string& spec, const ModelOptions& options);
 std::shared_ptr<const bq::InferenceModel> openInference(const std::string& spec, const ModelOptions& options);
 // The back-end for a model openModel(spec, options) already returned (the chat needs the Model itself too).
+// A GGUF file in the bitstudio export layout (its loader has already dequantized the layers for fp32).
+bool isBitstudioGguf(const bq::Model& model);
 std::shared_ptr<const bq::InferenceModel> makeInference(std::shared_ptr<const bq::Model> model,
                                                         const std::string& spec, const ModelOptions& options);
 

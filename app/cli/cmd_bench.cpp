@@ -12,6 +12,7 @@
 #include <map>
 #include <sstream>
 #include "cli/cli_common.h"
+#include "bq/export/bitstudio_packed.h"
 #include "cli/commands.h"
 #include <cstdio>
 #include <iostream>
@@ -111,9 +112,14 @@ void registerBench(CLI::App& app)
                 request.notes.push_back("the model's packed tensors as stored; KV cache " + o->kv);
                 request.kvElementBytesPerModel.push_back(packedOptions.f16KvCache ? 2 : 4);
             } else if (name == "bitstudio") {
-                // Hook for the bitstudio custom types: build the model with
-                // PackedModelOptions::linearFactory = the bitstudio PackedLinear factory and push it here.
-                throw std::runtime_error("bench: the bitstudio back-end is not built into this version yet");
+                if (!isBitstudioGguf(*model))
+                    throw std::runtime_error("bench: the bitstudio back-end runs a GGUF exported with "
+                                             "`export --format bitstudio`; " + model->sourcePath + " is not one");
+                bq::PackedModelOptions bitstudio = packedOptions;
+                bitstudio.linearFactory = bq::exporter::bitstudioLinearFactory(model->sourcePath);
+                request.models.push_back(bq::makePackedModel(model, o->modelOptions.threads, bitstudio));
+                request.notes.push_back("bitstudio layers as exported (fp32 activations); KV cache " + o->kv);
+                request.kvElementBytesPerModel.push_back(bitstudio.f16KvCache ? 2 : 4);
             } else {
                 const bq::DType type = packedType(name);
                 const bq::DType head = o->head == "same" ? type : packedType(o->head);
