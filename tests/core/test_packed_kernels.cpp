@@ -170,6 +170,55 @@ TEST_CASE("packed kernels: scalar reference equals the fp64 dequantized product;
     }
 }
 
+TEST_CASE("Q1_0 planes: the split is lossless and every path on planes equals its GGUF-layout result bit for "
+          "bit; wide rows (16+ blocks) match the scalar reference",
+          "[packed]")
+{
+    std::mt19937 rng(11);
+    // Whole groups of 4 blocks, plain tail blocks, and 16-block scale vectors with masked tails.
+    for (int nb : {1, 3, 4, 16, 17, 33, 66}) {
+        const int N = 11, K = 128 * nb;
+        const auto bytes = randomBlocks(DType::Q1_0, N, K, rng);
+        const auto planes = kernels::splitQ1(bytes.data(), N, K);
+        for (int n = 0; n < N; ++n)
+            for (int b = 0; b < nb; ++b) {
+                const std::byte* blk = bytes.data() + (static_cast<std::size_t>(n) * nb + b) * 18;
+                std::uint16_t h;
+                std::memcpy(&h, blk, 2);
+                CHECK(planes.scales[static_cast<std::size_t>(n * nb + b)] == h);
+                for (int i = 0; i < 16; ++i)
+                    CHECK(planes.bits[kernels::q1BitsOffset(nb, static_cast<std::size_t>(n), b, i)] ==
+                          static_cast<std::uint8_t>(blk[2 + i]));
+            }
+        const Tensor w = viewTensor(DType::Q1_0, N, K, bytes);
+        for (int T : {1, 5}) {
+            const auto x = randomFloats(static_cast<std::size_t>(T * K), rng);
+            kernels::QuantizedActivations X;
+            kernels::quantizeActivations(QPath::Scalar, x.data(), T, K, 128, X);
+            std::vector<double> exact, bound;
+            referenceProducts(w, X, exact, bound);
+            std::vector<float> ref(static_cast<std::size_t>(T * N));
+            kernels::packedMatmulRows(QPath::Scalar, DType::Q1_0, bytes.data(), dtypeRowBytes(DType::Q1_0, K), X,
+                                      ref.data(), static_cast<std::size_t>(N), 0, static_cast<std::size_t>(N));
+            for (QPath p : supportedPaths()) {
+                std::vector<float> viaBlocks(ref.size(), -1.0f), viaPlanes(ref.size(), -2.0f);
+                kernels::packedMatmulRows(p, DType::Q1_0, bytes.data(), dtypeRowBytes(DType::Q1_0, K), X,
+                                          viaBlocks.data(), static_cast<std::size_t>(N), 0, static_cast<std::size_t>(N));
+                kernels::q1MatmulRows(p, planes.view(), X, viaPlanes.data(), static_cast<std::size_t>(N), 0, 5);
+                kernels::q1MatmulRows(p, planes.view(), X, viaPlanes.data(), static_cast<std::size_t>(N), 5,
+                                      static_cast<std::size_t>(N));
+                INFO("path " << kernels::qPathName(p) << " nb " << nb << " T " << T);
+                CHECK(viaPlanes == viaBlocks);
+                for (std::size_t i = 0; i < ref.size(); ++i) {
+                    CHECK(std::fabs(viaPlanes[i] - exact[i]) <= 1e-5 * bound[i] + 1e-30);
+                    CHECK(std::fabs(viaPlanes[i] - ref[i]) <= 1e-5 * bound[i] + 1e-30);
+                }
+            }
+        }
+    }
+    CHECK_THROWS_AS(kernels::splitQ1(nullptr, 1, 100), std::invalid_argument);
+}
+
 TEST_CASE("packed GEMM equals token-by-token GEMV bit for bit, for 1..3 threads", "[packed]")
 {
     std::mt19937 rng(7);

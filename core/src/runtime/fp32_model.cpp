@@ -52,20 +52,23 @@ struct Linear {
 // quantization and one pool dispatch; anything else runs one by one. Same results either way.
 void applyShared(std::initializer_list<std::pair<const Linear*, float*>> list, const float* X, int T, ThreadPool* pool)
 {
-    const Linear* first = list.begin()->first;
-    bool fused = list.size() > 1;
-    for (const auto& [lin, y] : list)
-        fused = fused && lin->block && lin->block->dtype == first->block->dtype && lin->cols == first->cols;
+    kernels::PackedMatrixOut mats[4];
+    DType types[4]{};
+    int count = 0;
+    bool fused = list.size() > 1 && list.size() <= 4;
+    for (const auto& [lin, y] : list) {
+        if (!fused)
+            break;
+        fused = lin->block && blockOperands(*lin->packed, mats[count], types[count]) && types[count] == types[0] &&
+                lin->cols == list.begin()->first->cols;
+        mats[count++].Y = y;
+    }
     if (!fused) {
         for (const auto& [lin, y] : list)
             lin->apply(X, T, y, pool);
         return;
     }
-    kernels::PackedMatrixOut mats[4];
-    int count = 0;
-    for (const auto& [lin, y] : list)
-        mats[count++] = {lin->block->data, lin->rows, y};
-    kernels::packedMatmulMulti(first->block->dtype, mats, count, first->cols, X, T, pool);
+    kernels::packedMatmulMulti(types[0], mats, count, list.begin()->first->cols, X, T, pool);
 }
 
 struct LayerWeights {

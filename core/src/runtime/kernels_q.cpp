@@ -20,6 +20,10 @@ void packedMatmulRowsAvx2(DType type, const std::byte* W, std::size_t rowBytes, 
                           float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd);
 void packedMatmulRowsAvx512(DType type, const std::byte* W, std::size_t rowBytes, const QuantizedActivations& X,
                             float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd);
+void q1MatmulRowsAvx2(const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy,
+                      std::size_t rowBegin, std::size_t rowEnd);
+void q1MatmulRowsAvx512(const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy,
+                        std::size_t rowBegin, std::size_t rowEnd);
 float dotF16Avx2(const float* a, const std::uint16_t* h, int n);
 void axpyF16Avx2(float s, const std::uint16_t* h, float* y, int n);
 void floatToHalfRowAvx2(const float* x, std::uint16_t* h, int n);
@@ -103,6 +107,27 @@ void packedMatmulRowsScalar(DType type, const std::byte* W, std::size_t rowBytes
             for (int b = 0; b < nb; ++b)
                 acc += blockDot(row + static_cast<std::ptrdiff_t>(b) * bytes,
                                 q + static_cast<std::ptrdiff_t>(b) * X.block, dx[b], sx[b]);
+            Y[static_cast<std::size_t>(t) * ldy + n] = acc;
+        }
+    }
+}
+
+void q1MatmulRowsScalar(const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy,
+                        std::size_t rowBegin, std::size_t rowEnd)
+{
+    const int nb = X.blocksPerToken();
+    std::byte blk[18];
+    for (std::size_t n = rowBegin; n < rowEnd; ++n) {
+        const std::uint16_t* scales = W.scales + n * static_cast<std::size_t>(nb);
+        for (int t = 0; t < X.tokens; ++t) {
+            float acc = 0.0f;
+            for (int b = 0; b < nb; ++b) {
+                std::memcpy(blk, scales + b, 2);
+                for (int i = 0; i < 16; ++i)
+                    blk[2 + i] = static_cast<std::byte>(W.bits[q1BitsOffset(nb, n, b, i)]);
+                acc += blockDotQ1(blk, X.qRow(t) + static_cast<std::ptrdiff_t>(b) * 128, X.scaleRow(t)[b],
+                                  X.sumRow(t)[b]);
+            }
             Y[static_cast<std::size_t>(t) * ldy + n] = acc;
         }
     }
@@ -196,6 +221,50 @@ void quantizeActivations(QPath path, const float* X, int tokens, int cols, int b
         run(0, static_cast<std::size_t>(tokens), 0);
 }
 
+void splitQ1Rows(const std::byte* W, std::size_t rowBytes, int K, std::size_t rows, std::uint8_t* bits,
+                 std::uint16_t* scales)
+{
+    const int nb = K / 128;
+    const auto unb = static_cast<std::size_t>(nb);
+    std::memset(bits, 0, q1BitsBytes(rows, nb));
+    for (std::size_t n = 0; n < rows; ++n)
+        for (int b = 0; b < nb; ++b) {
+            const std::byte* blk = W + n * rowBytes + static_cast<std::size_t>(b) * 18;
+            std::memcpy(scales + n * unb + static_cast<std::size_t>(b), blk, 2);
+            for (int i = 0; i < 16; ++i)
+                bits[q1BitsOffset(nb, n, b, i)] = static_cast<std::uint8_t>(blk[2 + i]);
+        }
+}
+
+Q1PlaneStore splitQ1(const std::byte* W, int N, int K)
+{
+    if (N < 0 || K <= 0 || K % 128 != 0)
+        throw std::invalid_argument("splitQ1: Q1_0 rows need K a multiple of 128, got " + std::to_string(K));
+    Q1PlaneStore s;
+    s.rows = N;
+    s.blocksPerRow = K / 128;
+    s.bits.resize(q1BitsBytes(static_cast<std::size_t>(N), s.blocksPerRow));
+    s.scales.resize(static_cast<std::size_t>(N) * static_cast<std::size_t>(s.blocksPerRow));
+    splitQ1Rows(W, dtypeRowBytes(DType::Q1_0, K), K, static_cast<std::size_t>(N), s.bits.data(), s.scales.data());
+    return s;
+}
+
+void q1MatmulRows(QPath path, const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy,
+                  std::size_t rowBegin, std::size_t rowEnd)
+{
+    checkShapes(DType::Q1_0, X.cols, X.block);
+    if (W.blocksPerRow != X.blocksPerToken())
+        throw std::invalid_argument("q1MatmulRows: weight rows of " + std::to_string(W.blocksPerRow) +
+                                    " blocks against activations of " + std::to_string(X.blocksPerToken()));
+    if (rowBegin >= rowEnd || X.tokens <= 0)
+        return;
+    switch (path) {
+    case QPath::Avx512: detail::q1MatmulRowsAvx512(W, X, Y, ldy, rowBegin, rowEnd); return;
+    case QPath::Avx2: detail::q1MatmulRowsAvx2(W, X, Y, ldy, rowBegin, rowEnd); return;
+    case QPath::Scalar: q1MatmulRowsScalar(W, X, Y, ldy, rowBegin, rowEnd); return;
+    }
+}
+
 void packedMatmulRows(QPath path, DType type, const std::byte* W, std::size_t rowBytes,
                       const QuantizedActivations& X, float* Y, std::size_t ldy, std::size_t rowBegin,
                       std::size_t rowEnd)
@@ -203,6 +272,18 @@ void packedMatmulRows(QPath path, DType type, const std::byte* W, std::size_t ro
     checkShapes(type, X.cols, X.block);
     if (rowBegin >= rowEnd || X.tokens <= 0)
         return;
+    if (type == DType::Q1_0) {
+        // GGUF-layout Q1_0 (tests, one-off products): split this row range, then the planes kernel.
+        thread_local Q1PlaneStore split;
+        const std::size_t rows = rowEnd - rowBegin;
+        const std::size_t nb = static_cast<std::size_t>(X.blocksPerToken());
+        split.bits.resize(q1BitsBytes(rows, static_cast<int>(nb)));
+        split.scales.resize(rows * nb);
+        split.blocksPerRow = static_cast<int>(nb);
+        splitQ1Rows(W + rowBegin * rowBytes, rowBytes, X.cols, rows, split.bits.data(), split.scales.data());
+        q1MatmulRows(path, split.view(), X, Y + rowBegin, ldy, 0, rows);
+        return;
+    }
     switch (path) {
     case QPath::Avx512: detail::packedMatmulRowsAvx512(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
     case QPath::Avx2: detail::packedMatmulRowsAvx2(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
@@ -236,6 +317,22 @@ void packedMatmul(DType type, const std::byte* W, int N, int K, const float* X, 
     packedMatmul(path, type, W, N, scratch, Y, pool);
 }
 
+void q1Matmul(const Q1Planes& W, int N, int K, const float* X, int T, float* Y, ThreadPool* pool)
+{
+    checkShapes(DType::Q1_0, K, 128);
+    thread_local QuantizedActivations scratch;
+    const QPath path = bestQPath();
+    quantizeActivations(path, X, T, K, 128, scratch, T > 1 ? pool : nullptr);
+    const QuantizedActivations& Xq = scratch;
+    const auto ldy = static_cast<std::size_t>(N);
+    if (!pool || pool->size() == 1) {
+        q1MatmulRows(path, W, Xq, Y, ldy, 0, ldy);
+        return;
+    }
+    pool->parallelFor(
+        ldy, [&](std::size_t b, std::size_t e, int) { q1MatmulRows(path, W, Xq, Y, ldy, b, e); }, kRowAlign);
+}
+
 void packedMatmulMulti(DType type, const PackedMatrixOut* mats, int count, int K, const float* X, int T,
                        ThreadPool* pool)
 {
@@ -253,7 +350,9 @@ void packedMatmulMulti(DType type, const PackedMatrixOut* mats, int count, int K
         for (int i = 0; i < count; ++i) {
             const auto n = static_cast<std::size_t>(mats[i].N);
             const std::size_t lb = std::max(b, offset), le = std::min(e, offset + n);
-            if (lb < le)
+            if (lb < le && mats[i].q1)
+                q1MatmulRows(path, *mats[i].q1, Xq, mats[i].Y, n, lb - offset, le - offset);
+            else if (lb < le)
                 packedMatmulRows(path, type, mats[i].W, rowBytes, Xq, mats[i].Y, n, lb - offset, le - offset);
             offset += n;
         }

@@ -31,8 +31,7 @@ inline __m256i twosFromBits(std::uint32_t bits)
 }
 
 template <int R, int TT>
-inline void tileQ1(const std::byte* W, std::size_t rowBytes, const QuantizedActivations& X, float* Y, std::size_t ldy,
-                   std::size_t n0, int t0)
+inline void tileQ1(const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy, std::size_t n0, int t0)
 {
     __m256 acc[R][TT];
     for (int r = 0; r < R; ++r)
@@ -50,8 +49,12 @@ inline void tileQ1(const std::byte* W, std::size_t rowBytes, const QuantizedActi
             __m256i w[R];
             for (int r = 0; r < R; ++r) {
                 std::uint32_t bits;
-                std::memcpy(&bits, W + (n0 + static_cast<std::size_t>(r)) * rowBytes + static_cast<std::size_t>(b) * 18 +
-                                       2 + 4 * c, 4);
+                // Bytes 4c..4c+3 of the block: two 16-bit pieces in the planes' grouped layout.
+                const std::size_t n = n0 + static_cast<std::size_t>(r);
+                std::uint16_t lo, hi;
+                std::memcpy(&lo, W.bits + q1BitsOffset(nb, n, b, 4 * c), 2);
+                std::memcpy(&hi, W.bits + q1BitsOffset(nb, n, b, 4 * c + 2), 2);
+                bits = static_cast<std::uint32_t>(lo) | static_cast<std::uint32_t>(hi) << 16;
                 w[r] = twosFromBits(bits);
             }
             for (int t = 0; t < TT; ++t) {
@@ -63,7 +66,7 @@ inline void tileQ1(const std::byte* W, std::size_t rowBytes, const QuantizedActi
         }
         for (int r = 0; r < R; ++r) {
             const __m256 dw = _mm256_set1_ps(
-                loadHalfF16c(W + (n0 + static_cast<std::size_t>(r)) * rowBytes + static_cast<std::size_t>(b) * 18));
+                _cvtsh_ss(W.scales[(n0 + static_cast<std::size_t>(r)) * static_cast<std::size_t>(nb) + static_cast<std::size_t>(b)]));
             for (int t = 0; t < TT; ++t)
                 acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iacc[r][t]),
                                             _mm256_mul_ps(dw, _mm256_set1_ps(X.scaleRow(t0 + t)[b])), acc[r][t]);
@@ -117,15 +120,17 @@ void quantizeActRowAvx2(const float* x, int cols, int block, std::int8_t* q, flo
     }
 }
 
+void q1MatmulRowsAvx2(const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy,
+                      std::size_t rowBegin, std::size_t rowEnd)
+{
+    auto tile = [&]<int R, int TT>(std::size_t n, int t) { tileQ1<R, TT>(W, X, Y, ldy, n, t); };
+    driveTiles<4, 2, 2>(tile, X.tokens, rowBegin, rowEnd);
+}
+
 void packedMatmulRowsAvx2(DType type, const std::byte* W, std::size_t rowBytes, const QuantizedActivations& X,
                           float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd)
 {
     switch (type) {
-    case DType::Q1_0: {
-        auto tile = [&]<int R, int TT>(std::size_t n, int t) { tileQ1<R, TT>(W, rowBytes, X, Y, ldy, n, t); };
-        driveTiles<4, 2, 2>(tile, X.tokens, rowBegin, rowEnd);
-        return;
-    }
     case DType::Q4_0: {
         auto tile = [&]<int R, int TT>(std::size_t n, int t) {
             tile32<DType::Q4_0, R, TT>(W, rowBytes, X, Y, ldy, n, t);

@@ -11,17 +11,27 @@ public:
     explicit BlockPackedLinear(const Tensor& w)
         : m_tensor(w), m_rows(static_cast<int>(w.rows())), m_cols(static_cast<int>(w.cols()))
     {
+        if (w.dtype == DType::Q1_0) {
+            // The kernels' split layout (same bytes); the GGUF blocks are not read again.
+            m_q1 = kernels::splitQ1(w.data, m_rows, m_cols);
+            m_q1View = m_q1.view();
+            m_tensor.data = nullptr;
+            m_tensor.keepAlive.reset();
+        }
     }
     int rows() const override { return m_rows; }
     int cols() const override { return m_cols; }
-    void gemv(const float* x, float* y, ThreadPool* pool) const override
-    {
-        kernels::packedMatmul(m_tensor.dtype, m_tensor.data, m_rows, m_cols, x, 1, y, pool);
-    }
+    void gemv(const float* x, float* y, ThreadPool* pool) const override { gemm(x, 1, y, pool); }
     void gemm(const float* X, int tokens, float* Y, ThreadPool* pool) const override
     {
-        kernels::packedMatmul(m_tensor.dtype, m_tensor.data, m_rows, m_cols, X, tokens, Y, pool);
+        if (m_tensor.dtype == DType::Q1_0)
+            kernels::q1Matmul(m_q1View, m_rows, m_cols, X, tokens, Y, pool);
+        else
+            kernels::packedMatmul(m_tensor.dtype, m_tensor.data, m_rows, m_cols, X, tokens, Y, pool);
     }
+    DType dtype() const { return m_tensor.dtype; }
+    const std::byte* blocks() const { return m_tensor.data; }
+    const kernels::Q1Planes* q1() const { return m_tensor.dtype == DType::Q1_0 ? &m_q1View : nullptr; }
     std::uint64_t weightBytes() const override
     {
         return static_cast<std::uint64_t>(dtypeRowBytes(m_tensor.dtype, m_cols)) * static_cast<std::uint64_t>(m_rows);
@@ -36,11 +46,25 @@ public:
     }
 
 private:
-    Tensor m_tensor; // a view sharing keepAlive
+    Tensor m_tensor; // a view sharing keepAlive (Q1_0: released after the split)
     int m_rows, m_cols;
+    kernels::Q1PlaneStore m_q1;
+    kernels::Q1Planes m_q1View;
 };
 
 } // namespace
+
+bool blockOperands(const PackedLinear& linear, kernels::PackedMatrixOut& out, DType& type)
+{
+    const auto* block = dynamic_cast<const BlockPackedLinear*>(&linear);
+    if (!block)
+        return false;
+    out.W = block->blocks();
+    out.q1 = block->q1();
+    out.N = block->rows();
+    type = block->dtype();
+    return true;
+}
 
 std::shared_ptr<const PackedLinear> makeBlockPackedLinear(const Tensor& weight)
 {

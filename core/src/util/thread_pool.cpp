@@ -1,5 +1,12 @@
 #include "bq/util/thread_pool.h"
 #include <algorithm>
+#include <chrono>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define BQ_CPU_RELAX() _mm_pause()
+#else
+#define BQ_CPU_RELAX() std::this_thread::yield()
+#endif
 
 namespace bq {
 
@@ -22,6 +29,27 @@ ThreadPool::~ThreadPool()
     for (auto& t : m_workers)
         t.join();
 }
+
+namespace {
+
+// How long a waiting thread polls before it sleeps.
+constexpr std::chrono::microseconds kSpin{300};
+
+// Polls until done() or kSpin has passed; true when done() became true.
+template <class Done>
+bool spinUntil(const Done& done)
+{
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 1;; ++i) {
+        if (done())
+            return true;
+        BQ_CPU_RELAX();
+        if (i % 256 == 0 && std::chrono::steady_clock::now() - start > kSpin)
+            return false;
+    }
+}
+
+} // namespace
 
 static void chunkBounds(std::size_t n, std::size_t align, int parts, int index, std::size_t& begin, std::size_t& end)
 {
@@ -50,16 +78,20 @@ void ThreadPool::parallelFor(std::size_t n, const std::function<void(std::size_t
         m_task = &fn;
         m_n = n;
         m_align = align;
-        m_pending = m_threads - 1;
-        ++m_generation;
+        m_pending.store(m_threads - 1, std::memory_order_relaxed);
+        m_generation.fetch_add(1, std::memory_order_release);
     }
     m_wake.notify_all();
     std::size_t b, e;
     chunkBounds(n, align, m_threads, 0, b, e);
     if (b < e)
         fn(b, e, 0);
-    std::unique_lock<std::mutex> lock(m_mutex);
-    m_done.wait(lock, [this] { return m_pending == 0; });
+    const auto finished = [this] { return m_pending.load(std::memory_order_acquire) == 0; };
+    if (!spinUntil(finished)) {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        m_done.wait(lock, finished);
+    }
+    std::lock_guard<std::mutex> lock(m_mutex);
     m_task = nullptr;
 }
 
@@ -69,12 +101,14 @@ void ThreadPool::workerLoop(int index)
     for (;;) {
         const std::function<void(std::size_t, std::size_t, int)>* task;
         std::size_t n, align;
+        const auto posted = [&] { return m_generation.load(std::memory_order_acquire) != seen; };
+        spinUntil(posted);
         {
             std::unique_lock<std::mutex> lock(m_mutex);
-            m_wake.wait(lock, [&] { return m_stop || m_generation != seen; });
+            m_wake.wait(lock, [&] { return m_stop || posted(); });
             if (m_stop)
                 return;
-            seen = m_generation;
+            seen = m_generation.load(std::memory_order_relaxed);
             task = m_task;
             n = m_n;
             align = m_align;
@@ -83,10 +117,11 @@ void ThreadPool::workerLoop(int index)
         chunkBounds(n, align, m_threads, index, b, e);
         if (b < e)
             (*task)(b, e, index);
-        {
+        if (m_pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            // Under the mutex: a caller that has just failed its spin is either before its predicate check
+            // (and sees 0) or already waiting (and gets this notification).
             std::lock_guard<std::mutex> lock(m_mutex);
-            if (--m_pending == 0)
-                m_done.notify_one();
+            m_done.notify_one();
         }
     }
 }

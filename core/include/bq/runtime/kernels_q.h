@@ -64,6 +64,54 @@ void packedMatmulRows(QPath path, DType type, const std::byte* W, std::size_t ro
                       const QuantizedActivations& X, float* Y, std::size_t ldy, std::size_t rowBegin,
                       std::size_t rowEnd);
 
+// Q1_0 in the runtime's split layout ("planes"): the fp16 scales of each row in their own plane ([N][nb]), and
+// the sign bits (16 bytes per 128-block, bit j of byte j/8 LSB first, as in the GGUF block) regrouped for
+// 512-bit vpdpbusd. Rows come in tiles of 8 (the last one zero-padded). Within a tile, blocks go in groups of 4:
+// mask j (j < 8) of row r is 8 bytes holding bytes 2j, 2j+1 of each of the group's 4 blocks, and the 8 rows'
+// masks j sit side by side. One 64-bit mask then covers 16 weights of 4 blocks (a vpdpbusd sums 4 blocks at
+// once, lanes 4k..4k+3 = block k, so one conversion + one FMA with a vector of 4 block scales serves 4 blocks),
+// and the 8 rows of a GEMV pass read one contiguous stream. Blocks after the last whole group follow as two
+// 64-bit halves per block, again side by side for the 8 rows. The same bytes as the GGUF blocks, rearranged
+// once at load; q1BitsOffset says where each byte went.
+struct Q1Planes {
+    const std::uint8_t* bits = nullptr;
+    const std::uint16_t* scales = nullptr;
+    int blocksPerRow = 0;
+};
+// Offset in the bits plane of byte `byte` (< 16) of block b of row n, for rows of nb blocks.
+constexpr std::size_t q1BitsOffset(int nb, std::size_t n, int b, int byte) noexcept
+{
+    const std::size_t tile = n / 8 * 8 * static_cast<std::size_t>(nb) * 16;
+    const auto r = static_cast<std::size_t>(n % 8);
+    const int grouped = nb / 4 * 4;
+    if (b < grouped)
+        return tile + static_cast<std::size_t>(b / 4 * 512 + byte / 2 * 64 + b % 4 * 2 + byte % 2) + r * 8;
+    return tile + static_cast<std::size_t>(grouped * 128 + (b - grouped) * 128 + byte / 8 * 64 + byte % 8) + r * 8;
+}
+// Bytes of the bits plane of N rows of nb blocks (rows padded to a multiple of 8).
+constexpr std::size_t q1BitsBytes(std::size_t N, int nb) noexcept
+{
+    return (N + 7) / 8 * 8 * static_cast<std::size_t>(nb) * 16;
+}
+struct Q1PlaneStore {
+    std::vector<std::uint8_t> bits;
+    std::vector<std::uint16_t> scales;
+    int rows = 0, blocksPerRow = 0;
+    Q1Planes view() const noexcept { return {bits.data(), scales.data(), blocksPerRow}; }
+};
+// Splits `rows` GGUF Q1_0 rows of K weights (rowBytes = dtypeRowBytes(Q1_0, K) apart) into bits
+// (q1BitsBytes(rows, K / 128) bytes, zero-filled here first) and scales (rows × K / 128).
+void splitQ1Rows(const std::byte* W, std::size_t rowBytes, int K, std::size_t rows, std::uint8_t* bits,
+                 std::uint16_t* scales);
+Q1PlaneStore splitQ1(const std::byte* W, int N, int K);
+
+// Single-threaded row-range kernel over Q1_0 planes; same contract and same results as packedMatmulRows on the
+// equivalent GGUF rows (bit for bit, on each path).
+void q1MatmulRows(QPath path, const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy,
+                  std::size_t rowBegin, std::size_t rowEnd);
+// Multithreaded Q1_0 planes product, Y [T][N] = Ŵ X [T][K], best path.
+void q1Matmul(const Q1Planes& W, int N, int K, const float* X, int T, float* Y, ThreadPool* pool);
+
 // Multithreaded (pool may be null), best path: quantizes X [T][K] into thread-local scratch, splits the N
 // output rows over the pool in fixed chunks. Y is [T][N]. K must be a multiple of the type's block size.
 void packedMatmul(DType type, const std::byte* W, int N, int K, const float* X, int T, float* Y, ThreadPool* pool);
@@ -77,7 +125,8 @@ void packedMatmul(QPath path, DType type, const std::byte* W, int N, const Quant
 struct PackedMatrixOut {
     const std::byte* W = nullptr;
     int N = 0;
-    float* Y = nullptr; // [T][N]
+    float* Y = nullptr;                 // [T][N]
+    const Q1Planes* q1 = nullptr;       // Q1_0: the planes of W when prepared (else W is split on the fly)
 };
 void packedMatmulMulti(DType type, const PackedMatrixOut* mats, int count, int K, const float* X, int T,
                        ThreadPool* pool);
