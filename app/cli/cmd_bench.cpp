@@ -112,13 +112,21 @@ void registerBench(CLI::App& app)
                 request.notes.push_back("the model's packed tensors as stored; KV cache " + o->kv);
                 request.kvElementBytesPerModel.push_back(packedOptions.f16KvCache ? 2 : 4);
             } else if (name == "bitstudio") {
-                if (!isBitstudioGguf(*model))
-                    throw std::runtime_error("bench: the bitstudio back-end runs a GGUF exported with "
-                                             "`export --format bitstudio`; " + model->sourcePath + " is not one");
+                // A bitstudio export runs as exported; any other model gets XNOR sign layers built in memory.
+                const bool exported = isBitstudioGguf(*model);
+                if (!exported && packedInput)
+                    throw std::runtime_error("bench: the bitstudio back-end runs a bitstudio export or an fp32 model; " +
+                                             model->sourcePath + " holds other packed tensors");
                 bq::PackedModelOptions bitstudio = packedOptions;
-                bitstudio.linearFactory = bq::exporter::bitstudioLinearFactory(model->sourcePath);
+                bitstudio.linearFactory = exported ? bq::exporter::bitstudioLinearFactory(model->sourcePath)
+                                                   : bq::exporter::bitstudioSignFactory();
+                if (!exported)
+                    std::fprintf(stderr, "building bitstudio sign layers...\n");
                 request.models.push_back(bq::makePackedModel(model, o->modelOptions.threads, bitstudio));
-                request.notes.push_back("bitstudio layers as exported (fp32 activations); KV cache " + o->kv);
+                request.notes.push_back(std::string(exported ? "bitstudio layers as exported"
+                                                             : "bitstudio layout, sign x fp16 mean|w| per row (every "
+                                                               "matrix incl. head), built in memory") +
+                                        " (fp32 activations); KV cache " + o->kv);
                 request.kvElementBytesPerModel.push_back(bitstudio.f16KvCache ? 2 : 4);
             } else {
                 const bq::DType type = packedType(name);

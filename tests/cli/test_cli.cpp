@@ -183,3 +183,28 @@ TEST_CASE("the demo model works without ../shared", "[cli]")
     CHECK(gen.out.rfind("Once upon a time", 0) == 0);
     CHECK(gen.out.size() > std::string("Once upon a time").size() + 10);
 }
+
+TEST_CASE("bench times fp32, q1_0 and bitstudio layers of one synthetic model in one run", "[cli][bench]")
+{
+    const auto r = runCli({"bench", "--synthetic", "ts5m", "--threads", "1", "--backends", "fp32,q1_0,bitstudio",
+                           "--repeats", "1", "--prompt-tokens", "16", "--decode-tokens", "4", "--json"});
+    INFO(r.err);
+    REQUIRE(r.exitCode == 0);
+    const auto j = nlohmann::json::parse(r.out);
+    REQUIRE(j["rows"].size() == 3);
+    const auto& fp32 = j["rows"][0];
+    const auto& q1 = j["rows"][1];
+    const auto& bits = j["rows"][2];
+    for (const auto& row : j["rows"]) {
+        CHECK(row["prefill_tok_s"].get<double>() > 0);
+        CHECK(row["decode_tok_s"].get<double>() > 0);
+    }
+    CHECK(q1["backend"] == "q1_0");
+    CHECK(bits["note"].get<std::string>().find("bitstudio layout") != std::string::npos);
+    // Bytes read per token: Q1_0 is 1.125 bits per weight, the bitstudio sign layers 1 bit + an fp16 per row;
+    // both against 32 bits (embedding rows and norms are shared, so the ratio sits a little above 1/32).
+    const double f = fp32["weight_bytes_per_token"].get<double>();
+    CHECK(q1["weight_bytes_per_token"].get<double>() < f / 20);
+    CHECK(bits["weight_bytes_per_token"].get<double>() < f / 20);
+    CHECK(j["bandwidth_gbs"].get<double>() > 0.5);
+}

@@ -1,8 +1,11 @@
 #include "bq/export/bitstudio_packed.h"
 #include "bitstudio_kernels.h"
 #include "bq/export/bitstudio_gguf.h"
+#include "bq/model/model.h"
 #include "bq/util/cpu_features.h"
+#include "bq/util/fp16.h"
 #include "bq/util/thread_pool.h"
+#include <cmath>
 #include <map>
 #include <stdexcept>
 #include <vector>
@@ -204,6 +207,39 @@ LinearFactory bitstudioLinearFactory(const std::filesystem::path& gguf, PackedKe
     return [linears](const Model&, const std::string& name) -> std::shared_ptr<const PackedLinear> {
         const auto it = linears->find(name);
         return it == linears->end() ? nullptr : it->second;
+    };
+}
+
+LinearFactory bitstudioSignFactory(PackedKernel kernel)
+{
+    return [kernel](const Model& model, const std::string& name) -> std::shared_ptr<const PackedLinear> {
+        const Tensor* t = model.find(name);
+        if (!t && name == "output.weight") // a tied head reads the embedding matrix
+            t = model.find("token_embd.weight");
+        if (!t || t->shape.size() != 2)
+            return nullptr;
+        quant::QuantizedLinear q;
+        q.tensor = name;
+        q.method = "sign";
+        q.rows = t->rows();
+        q.cols = t->cols();
+        quant::SignPlane plane;
+        plane.signs.resize(q.rows, q.cols);
+        plane.rowScale.resize(q.rows, 1);
+        std::vector<float> row(static_cast<std::size_t>(q.cols));
+        for (Eigen::Index i = 0; i < q.rows; ++i) {
+            t->rowToFloat(i, row.data());
+            double sum = 0;
+            for (Eigen::Index j = 0; j < q.cols; ++j) {
+                const float w = row[static_cast<std::size_t>(j)];
+                sum += std::fabs(w);
+                plane.signs(i, j) = w >= 0.0f ? 1 : -1;
+            }
+            plane.rowScale(i, 0) = roundToHalf(static_cast<float>(sum / static_cast<double>(q.cols)));
+        }
+        q.planes.push_back(std::move(plane));
+        q.storageBitsPerWeight = 1.0 + 16.0 / static_cast<double>(q.cols);
+        return makeBitstudioPackedLinear(q, kernel);
     };
 }
 

@@ -225,7 +225,11 @@ void q1MatmulRowsAvx512(const Q1Planes& W, const QuantizedActivations& X, float*
                         std::size_t rowBegin, std::size_t rowEnd)
 {
     // GEMV: 8 rows (one planes tile) per pass; prefill: 4 rows × 3 tokens (30 of the 32 vector registers).
+#ifndef BQ_Q1_TILE_ROWS
     constexpr int kGemvRows = 8, kTileRows = 4, kTileTokens = 3;
+#else
+    constexpr int kGemvRows = 8, kTileRows = BQ_Q1_TILE_ROWS, kTileTokens = BQ_Q1_TILE_TOKENS;
+#endif
     thread_local Q1Prepared P;
     prepareQ1(X, P);
     if (X.tokens == 1) {

@@ -31,4 +31,9 @@ std::unique_ptr<PackedLinear> makeBitstudioPackedLinear(const quant::QuantizedLi
 using LinearFactory = std::function<std::shared_ptr<const PackedLinear>(const Model&, const std::string&)>;
 LinearFactory bitstudioLinearFactory(const std::filesystem::path& gguf, PackedKernel kernel = PackedKernel::Auto);
 
+// A linearFactory that builds, for every 2-D float matrix it is asked for, the bitstudio layer of XNOR `sign`
+// with one fp16 mean-|w| scale per row — no calibration, for `bench` to time the bitstudio kernels on an fp32
+// (e.g. synthetic) model. Null for names the model does not hold as a matrix.
+LinearFactory bitstudioSignFactory(PackedKernel kernel = PackedKernel::Auto);
+
 } // namespace bq::exporter
