@@ -1,9 +1,12 @@
-// AVX-512 (F/BW/VL/VNNI) packed kernels. Q1_0 runs on the split planes (kernels_q.h): each 64 sign bits load
-// straight into a k-mask; in the GEMV the mask zero-masks the activation load and vpdpbusd(2, masked q) sums
-// 2·q over the set bits (one vector instruction per 64 weights); in multi-token tiles a zero-masked move turns
-// the bits into bytes 0/2 once for all the tile's tokens. A block's lane 0 starts at −Σq, so the lanes add up
-// to Σ(2·bit − 1)·q, and the block's fp32 scale product d_w·d_x comes from a buffer filled 16 blocks at a time.
-// Q4_0 / Q8_0 use the shared 256-bit tiles with ymm vpdpbusd.
+// AVX-512 (F/BW/VL/VNNI) packed kernels. Q1_0 runs on the split planes (kernels_q.h): each 64-bit mask of a
+// 4-block group loads straight into a k-register, a zero-masked move turns it into bytes 0/2, and vpdpbusd sums
+// 2·q over the set bits of 16 weights of each of the 4 blocks (lanes 4k..4k+3 = block k). Each group's lanes
+// start at −Σq of their block, so they add up to Σ(2·bit − 1)·q; one conversion and one FMA with the 4 blocks'
+// d_w·d_x (spread over their lanes) then serve the 4 blocks. GEMV passes take 8 rows (one planes tile, one
+// contiguous stream); prefill tiles take 4 rows × 3 tokens and reuse each 0/2 vector for the 3 tokens.
+// Measured on Zen 5 (2 vpdpbusd/cycle): ~2.9 cycles per 128-weight block-row in the GEMV, where the mask
+// expansion and vpdpbusd share the vector ports (~2.3-cycle bound for that instruction mix), ~2 cycles per
+// block-row-token in prefill. Q4_0 / Q8_0 use the shared 256-bit tiles with ymm vpdpbusd.
 #include "bq/runtime/kernels_q.h"
 #include <algorithm>
 #include <immintrin.h>
@@ -224,12 +227,8 @@ void quantizeActRowAvx512(const float* x, int cols, int block, std::int8_t* q, f
 void q1MatmulRowsAvx512(const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy,
                         std::size_t rowBegin, std::size_t rowEnd)
 {
-    // GEMV: 8 rows (one planes tile) per pass; prefill: 4 rows × 3 tokens (30 of the 32 vector registers).
-#ifndef BQ_Q1_TILE_ROWS
+    // 4 × 3 measured best among 1..8 rows × 1..4 tokens (ties within noise with 4 × 2, 4 × 4, 8 × 3).
     constexpr int kGemvRows = 8, kTileRows = 4, kTileTokens = 3;
-#else
-    constexpr int kGemvRows = 8, kTileRows = BQ_Q1_TILE_ROWS, kTileTokens = BQ_Q1_TILE_TOKENS;
-#endif
     thread_local Q1Prepared P;
     prepareQ1(X, P);
     if (X.tokens == 1) {
