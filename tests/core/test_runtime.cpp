@@ -362,6 +362,35 @@ TEST_CASE("SIMD matmul/matvec/dot/axpy match the scalar reference on odd shapes"
     }
 }
 
+TEST_CASE("dotRows / axpyRows over a strided cache equal dot / axpy per row bit for bit", "[runtime][kernels]")
+{
+    std::mt19937 rng(17);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    for (int n : {1, 7, 16, 64, 100}) {
+        const int count = 37;
+        const std::size_t stride = static_cast<std::size_t>(n) + 5;
+        std::vector<float> rows(stride * count), q(static_cast<std::size_t>(n)), s(count);
+        for (auto& v : rows) v = dist(rng);
+        for (auto& v : q) v = dist(rng);
+        for (auto& v : s) v = dist(rng);
+        std::vector<float> got(count), want(count);
+        kernels::dotRows(q.data(), rows.data(), stride, count, n, got.data());
+        for (int j = 0; j < count; ++j)
+            want[static_cast<std::size_t>(j)] = kernels::dot(q.data(), rows.data() + static_cast<std::size_t>(j) * stride, n);
+        INFO("n " << n);
+        CHECK(got == want);
+        std::vector<float> y1(static_cast<std::size_t>(n), 0.5f), y2 = y1;
+        kernels::axpyRows(s.data(), rows.data(), stride, count, y1.data(), n);
+        for (int j = 0; j < count; ++j)
+            kernels::axpy(s[static_cast<std::size_t>(j)], rows.data() + static_cast<std::size_t>(j) * stride, y2.data(), n);
+        CHECK(y1 == y2);
+        double expect0 = 0.5;
+        for (int j = 0; j < count; ++j)
+            expect0 += double(s[static_cast<std::size_t>(j)]) * rows[static_cast<std::size_t>(j) * stride];
+        CHECK(y1[0] == Approx(expect0).epsilon(1e-4));
+    }
+}
+
 TEST_CASE("scalar matvec sums sequentially in fp32 like run.c", "[runtime][kernels]")
 {
     // 1 + 1e-8·k sums: sequential fp32 accumulation loses every small term after the first 1.

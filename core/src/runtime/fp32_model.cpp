@@ -484,9 +484,11 @@ void Fp32Context::runChunk(std::span<const std::int32_t> tokens, bool allPositio
                     if (m_f16)
                         for (int j = 0; j < n; ++j)
                             scores[j] = kernels::dotF16(q, keyAt16(l, j) + kvOff, hd) / scaleDiv;
-                    else
+                    else {
+                        kernels::dotRows(q, keyAt(l, 0) + kvOff, kvDim, n, hd, scores);
                         for (int j = 0; j < n; ++j)
-                            scores[j] = kernels::dot(q, keyAt(l, j) + kvOff, hd) / scaleDiv;
+                            scores[j] /= scaleDiv;
+                    }
                     kernels::softmax(scores, n);
                     float* out = m_att.data() + t * qDim + static_cast<std::size_t>(h) * hd;
                     std::fill(out, out + hd, 0.0f);
@@ -494,8 +496,7 @@ void Fp32Context::runChunk(std::span<const std::int32_t> tokens, bool allPositio
                         for (int j = 0; j < n; ++j)
                             kernels::axpyF16(scores[j], valueAt16(l, j) + kvOff, out, hd);
                     else
-                        for (int j = 0; j < n; ++j)
-                            kernels::axpy(scores[j], valueAt(l, j) + kvOff, out, hd);
+                        kernels::axpyRows(scores, valueAt(l, 0) + kvOff, kvDim, n, out, hd);
                 }
             }
         });

@@ -13,11 +13,15 @@ void matmulRowsAvx2(const float* W, int K, const float* X, std::size_t ldx, int 
 void matvecRowsAvx2(const float* W, int K, const float* x, float* y, std::size_t rowBegin, std::size_t rowEnd);
 float dotAvx2(const float* a, const float* b, int n);
 void axpyAvx2(float a, const float* x, float* y, int n);
+void dotRowsAvx2(const float* q, const float* rows, std::size_t stride, int count, int n, float* out);
+void axpyRowsAvx2(const float* s, const float* rows, std::size_t stride, int count, float* y, int n);
 void matmulRowsAvx512(const float* W, int K, const float* X, std::size_t ldx, int T, float* Y, std::size_t ldy,
                       std::size_t rowBegin, std::size_t rowEnd);
 void matvecRowsAvx512(const float* W, int K, const float* x, float* y, std::size_t rowBegin, std::size_t rowEnd);
 float dotAvx512(const float* a, const float* b, int n);
 void axpyAvx512(float a, const float* x, float* y, int n);
+void dotRowsAvx512(const float* q, const float* rows, std::size_t stride, int count, int n, float* out);
+void axpyRowsAvx512(const float* s, const float* rows, std::size_t stride, int count, float* y, int n);
 } // namespace detail
 
 namespace {
@@ -153,6 +157,28 @@ float dot(const float* a, const float* b, int n)
 void axpy(float a, const float* x, float* y, int n)
 {
     axpy(bestF32Path(), a, x, y, n);
+}
+
+void dotRows(const float* q, const float* rows, std::size_t stride, int count, int n, float* out)
+{
+    switch (bestF32Path()) {
+    case F32Path::Avx512: detail::dotRowsAvx512(q, rows, stride, count, n, out); return;
+    case F32Path::Avx2: detail::dotRowsAvx2(q, rows, stride, count, n, out); return;
+    case F32Path::Scalar: break;
+    }
+    for (int j = 0; j < count; ++j)
+        out[j] = dot(F32Path::Scalar, q, rows + static_cast<std::size_t>(j) * stride, n);
+}
+
+void axpyRows(const float* s, const float* rows, std::size_t stride, int count, float* y, int n)
+{
+    switch (bestF32Path()) {
+    case F32Path::Avx512: detail::axpyRowsAvx512(s, rows, stride, count, y, n); return;
+    case F32Path::Avx2: detail::axpyRowsAvx2(s, rows, stride, count, y, n); return;
+    case F32Path::Scalar: break;
+    }
+    for (int j = 0; j < count; ++j)
+        axpy(F32Path::Scalar, s[j], rows + static_cast<std::size_t>(j) * stride, y, n);
 }
 
 void rmsnorm(float* out, const float* x, const float* w, int n, float eps)

@@ -116,4 +116,25 @@ void axpyAvx2(float a, const float* x, float* y, int n)
         y[i] = std::fma(a, x[i], y[i]);
 }
 
+void dotRowsAvx2(const float* q, const float* rows, std::size_t stride, int count, int n, float* out)
+{
+    for (int j = 0; j < count; ++j)
+        tile<1, 1>(q, n, rows + static_cast<std::size_t>(j) * stride, 0, out + j, 0);
+}
+
+// The running sum stays in a register across rows; per element the same FMA sequence as axpyAvx2 per row.
+void axpyRowsAvx2(const float* s, const float* rows, std::size_t stride, int count, float* y, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 acc = _mm256_loadu_ps(y + i);
+        for (int j = 0; j < count; ++j)
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(s[j]), _mm256_loadu_ps(rows + static_cast<std::size_t>(j) * stride + i), acc);
+        _mm256_storeu_ps(y + i, acc);
+    }
+    for (; i < n; ++i)
+        for (int j = 0; j < count; ++j)
+            y[i] = std::fma(s[j], rows[static_cast<std::size_t>(j) * stride + static_cast<std::size_t>(i)], y[i]);
+}
+
 } // namespace bq::kernels::detail

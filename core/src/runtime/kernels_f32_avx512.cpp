@@ -185,4 +185,22 @@ void axpyAvx512(float a, const float* x, float* y, int n)
     }
 }
 
+void dotRowsAvx512(const float* q, const float* rows, std::size_t stride, int count, int n, float* out)
+{
+    for (int j = 0; j < count; ++j)
+        tile<1, 1>(q, n, rows + static_cast<std::size_t>(j) * stride, 0, out + j, 0);
+}
+
+// The running sum stays in a register across rows; per element the same FMA sequence as axpyAvx512 per row.
+void axpyRowsAvx512(const float* s, const float* rows, std::size_t stride, int count, float* y, int n)
+{
+    for (int i = 0; i < n; i += 16) {
+        const auto mask = static_cast<__mmask16>(n - i >= 16 ? 0xffffu : (1u << (n - i)) - 1u);
+        __m512 acc = maskedLoad(mask, y + i);
+        for (int j = 0; j < count; ++j)
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(s[j]), maskedLoad(mask, rows + static_cast<std::size_t>(j) * stride + i), acc);
+        _mm512_mask_storeu_ps(y + i, mask, acc);
+    }
+}
+
 } // namespace bq::kernels::detail

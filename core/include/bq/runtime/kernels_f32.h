@@ -38,6 +38,11 @@ void matvec(const float* W, int N, int K, const float* x, float* y, ThreadPool* 
 void matmul(const float* W, int N, int K, const float* X, int T, float* Y, ThreadPool* pool);
 float dot(const float* a, const float* b, int n);
 void axpy(float a, const float* x, float* y, int n);
+// Attention over a strided cache, best path: out[j] = dot(q, rows + j·stride, n) for j < count, and
+// y += s[j]·(rows + j·stride) for j = 0, 1, ... in order. The same results as dot / axpy per cached row, bit for
+// bit, without a call and a path dispatch per row (decode calls these for every head of every layer).
+void dotRows(const float* q, const float* rows, std::size_t stride, int count, int n, float* out);
+void axpyRows(const float* s, const float* rows, std::size_t stride, int count, float* y, int n);
 
 // run.c numerics: ss = Σx² (fp32, sequential); out = w·(x·1/sqrt(ss/n + eps)). out may alias x.
 void rmsnorm(float* out, const float* x, const float* w, int n, float eps);
