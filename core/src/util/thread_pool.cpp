@@ -1,6 +1,7 @@
 #include "bq/util/thread_pool.h"
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define BQ_CPU_RELAX() _mm_pause()
@@ -32,20 +33,41 @@ ThreadPool::~ThreadPool()
 
 namespace {
 
-// How long a waiting thread polls before it sleeps.
-constexpr std::chrono::microseconds kSpin{300};
+// How long a waiting thread polls before it sleeps: adaptive between kMinSpin and kMaxSpin (or
+// BQ_POOL_SPIN_US; 0 never polls). A wait that polling catches doubles the budget; one that outlasts it halves
+// it. On an idle machine the waits between decode tasks are a few µs and the budget stays high; when other
+// processes take the cores, the thread being waited for is descheduled for whole time slices, polls time out,
+// and the budget drops to kMinSpin so the pool stops taking CPU from it.
+constexpr int kMinSpinUs = 4, kMaxSpinUs = 200;
 
-// Polls until done() or kSpin has passed; true when done() became true.
-template <class Done>
-bool spinUntil(const Done& done)
+int maxSpinUs()
 {
+    static const int limit = [] {
+        const char* e = std::getenv("BQ_POOL_SPIN_US");
+        return e ? std::max(0, std::atoi(e)) : kMaxSpinUs;
+    }();
+    return limit;
+}
+
+// Polls until done() or the budget has passed; true when done() became true. Updates the budget.
+template <class Done>
+bool spinUntil(const Done& done, std::atomic<int>& budgetUs)
+{
+    const int limit = maxSpinUs();
+    const int budget = std::min(budgetUs.load(std::memory_order_relaxed), limit);
+    if (budget <= 0)
+        return done();
     const auto start = std::chrono::steady_clock::now();
     for (int i = 1;; ++i) {
-        if (done())
+        if (done()) {
+            budgetUs.store(std::min(limit, budget * 2), std::memory_order_relaxed);
             return true;
+        }
         BQ_CPU_RELAX();
-        if (i % 256 == 0 && std::chrono::steady_clock::now() - start > kSpin)
+        if (i % 64 == 0 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(budget)) {
+            budgetUs.store(std::max(std::min(kMinSpinUs, limit), budget / 2), std::memory_order_relaxed);
             return false;
+        }
     }
 }
 
@@ -87,7 +109,7 @@ void ThreadPool::parallelFor(std::size_t n, const std::function<void(std::size_t
     if (b < e)
         fn(b, e, 0);
     const auto finished = [this] { return m_pending.load(std::memory_order_acquire) == 0; };
-    if (!spinUntil(finished)) {
+    if (!spinUntil(finished, m_spinUs)) {
         std::unique_lock<std::mutex> lock(m_mutex);
         m_done.wait(lock, finished);
     }
@@ -102,7 +124,7 @@ void ThreadPool::workerLoop(int index)
         const std::function<void(std::size_t, std::size_t, int)>* task;
         std::size_t n, align;
         const auto posted = [&] { return m_generation.load(std::memory_order_acquire) != seen; };
-        spinUntil(posted);
+        spinUntil(posted, m_spinUs);
         {
             std::unique_lock<std::mutex> lock(m_mutex);
             m_wake.wait(lock, [&] { return m_stop || posted(); });

@@ -23,7 +23,9 @@ struct BenchRequest {
     int threads = 0;        // reported and used by the bandwidth probe; 0 = the first model's threads()
     bool measureBandwidth = true;
     std::size_t bandwidthBytes = std::size_t(1) << 30; // probe buffer
-    double bandwidthGBs = 0; // used when !measureBandwidth (0 = no roofline)
+    double bandwidthGBs = 0;      // what the rooflines use: the higher of the probe and the fastest decode stream
+    double bandwidthProbeGBs = 0; // best read-probe figure (before and after the models)
+    std::string bandwidthSource = "probe"; // used when !measureBandwidth (0 = no roofline)
     int kvElementBytes = 4;  // bytes per cached K/V element (the runtimes keep an fp32 cache)
     std::vector<int> kvElementBytesPerModel; // optional, one per model (an fp16 cache: 2); overrides the above
 };
@@ -42,7 +44,9 @@ struct BenchRow {
 };
 
 struct BenchReport {
-    double bandwidthGBs = 0;
+    double bandwidthGBs = 0;      // what the rooflines use: the higher of the probe and the fastest decode stream
+    double bandwidthProbeGBs = 0; // best read-probe figure (before and after the models)
+    std::string bandwidthSource = "probe";
     std::string cpu;  // model name from /proc/cpuinfo
     std::string isa;  // cpuFeatures().summary()
     int threads = 0;
