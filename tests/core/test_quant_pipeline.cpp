@@ -467,6 +467,30 @@ TEST_CASE("full run on the demo model: sign and q1_0, deterministic across threa
     }
 }
 
+TEST_CASE("output-align run: layers quantized side by side, results independent of the thread count",
+          "[quant][pipeline]")
+{
+    // A block's independent layers run on all workers at once (ffn_down after its re-collection); the results,
+    // the metrics and the order of the layer events must not depend on how many workers there are.
+    Recorder rec1, rec3;
+    CancelToken cancel;
+    const QuantizeJobResult a = runQuantization(demoRequest("output-align", 1), rec1, cancel);
+    REQUIRE(a.job.status == JobStatus::Completed);
+    const QuantizeJobResult b = runQuantization(demoRequest("output-align", 3), rec3, cancel);
+    REQUIRE(b.job.status == JobStatus::Completed);
+    requireSameModel(*a.model, *b.model);
+    REQUIRE(a.countedBits == b.countedBits);
+    REQUIRE(rec1.layers.size() == 28);
+    REQUIRE(rec3.layers.size() == 28);
+    for (std::size_t i = 0; i < rec1.layers.size(); ++i) {
+        REQUIRE(rec1.layers[i].tensor == rec3.layers[i].tensor);
+        requireSameMetrics(rec1.layers[i], rec3.layers[i]);
+    }
+    REQUIRE(rec1.layers[0].tensor == "blk.0.attn_q.weight");
+    REQUIRE(rec1.layers[6].tensor == "blk.0.ffn_down.weight");
+    REQUIRE(rec1.layers[6].method == "output-align");
+}
+
 TEST_CASE("the fake-quantized runtime reproduces the pipeline's quantized stream", "[quant][pipeline]")
 {
     Recorder rec;

@@ -2,11 +2,13 @@
 #include "bq/model/model.h"
 #include "bq/model/synthetic.h"
 #include "bq/quant/calibration.h"
+#include "bq/quant/dense_kernels.h"
 #include "bq/quant/pipeline.h"
 #include "bq/quant/recipe.h"
 #include "bq/util/errors.h"
 #include "bq/util/thread_pool.h"
 #include <Eigen/Core>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -101,7 +103,8 @@ double measureGemmGflops(int m, int T, int threads, double seconds)
         long long n = 0;
         const auto start = Clock::now();
         do {
-            c.noalias() = a.transpose() * b;
+            // The kernel the Gram accumulation uses (dense_kernels: this CPU's widest SIMD).
+            quant::dense::gemm(true, false, m, m, T, 1.0f, a.data(), T, b.data(), T, 0.0f, c.data(), m);
             a(0, 0) += c(worker % m, 0) * 1e-30f; // a data dependence, so no product is skipped
             ++n;
         } while (std::chrono::duration<double>(Clock::now() - start).count() < seconds);
@@ -116,7 +119,9 @@ JobResult runQuantBench(const QuantBenchRequest& request, QuantBenchReport& repo
 {
     JobResult job;
     try {
-        const SyntheticShape& shape = syntheticShape(request.shape);
+        SyntheticShape shape = syntheticShape(request.shape);
+        if (request.blocks > 0)
+            shape.config.nLayers = std::min(shape.config.nLayers, request.blocks);
         report = QuantBenchReport{};
         report.shape = shape.name;
         report.method = request.method;
@@ -156,8 +161,13 @@ JobResult runQuantBench(const QuantBenchRequest& request, QuantBenchReport& repo
         report.wallSeconds = result.seconds;
         report.gramSeconds = result.gramSeconds;
         report.otherSeconds = result.seconds - result.gramSeconds;
-        report.methodSeconds = timing.methodSeconds;
-        report.analysisSeconds = timing.analysisSeconds;
+        // The layer jobs' wall time, split in the ratio of the per-layer method and analysis times (those are
+        // thread times: layers of a block run on all workers at once).
+        report.methodThreadSeconds = timing.methodSeconds;
+        report.analysisThreadSeconds = timing.analysisSeconds;
+        const double layerThread = timing.methodSeconds + timing.analysisSeconds;
+        report.methodSeconds = layerThread > 0 ? result.layerSeconds * timing.methodSeconds / layerThread : 0.0;
+        report.analysisSeconds = layerThread > 0 ? result.layerSeconds * timing.analysisSeconds / layerThread : 0.0;
         report.gramFlops = result.gramFlops;
         report.quantizedTensors = result.model ? int(result.model->layers.size()) : 0;
         report.bitsPerWeight = result.estimate.quantizedWeights
@@ -211,6 +221,9 @@ nlohmann::json quantBenchJson(const QuantBenchReport& r)
             {"other_seconds", r.otherSeconds},
             {"method_seconds", r.methodSeconds},
             {"analysis_seconds", r.analysisSeconds},
+            {"method_thread_seconds", r.methodThreadSeconds},
+            {"analysis_thread_seconds", r.analysisThreadSeconds},
+            {"gemm_path", quant::dense::pathName(quant::dense::bestPath())},
             {"gram_flops", r.gramFlops},
             {"forward_flops", r.forwardFlops},
             {"gemm_gflops_one_thread", r.gemmGflopsOneThread},
@@ -229,14 +242,14 @@ std::string formatQuantBench(const QuantBenchReport& r)
     std::snprintf(buf, sizeof buf,
                   "bench-quant %s on synthetic %s, %d × %d random tokens, %d thread(s), analysis %s\n"
                   "cpu: %s\n"
-                  "Eigen GEMM (%s): %.1f GFLOP/s on one thread, %.1f GFLOP/s on all workers at once\n"
+                  "GEMM (%s, %s): %.1f GFLOP/s on one thread, %.1f GFLOP/s on all workers at once\n"
                   "wall %.1f s, CPU %.1f s (%.2f cores busy), peak RSS %.2f GiB (estimate %.2f GiB)\n"
                   "  Gram accumulation  %8.1f s  %.3g flops -> %.1f GFLOP/s; GEMM bound %.1f s (%.0f%% of it)\n"
                   "  rest               %8.1f s  of which methods %.1f s, analysis %.1f s;\n"
                   "                                block forwards %.3g flops, GEMM bound %.1f s\n"
                   "%d quantized matrices, %.3f bits/weight (counted)\n",
                   r.method.c_str(), r.shape.c_str(), r.samples, r.seqLen, r.threads, r.analysis.c_str(), r.cpu.c_str(),
-                  "T × m by T × m", r.gemmGflopsOneThread, r.gemmGflops, r.wallSeconds, r.cpuSeconds,
+                  "T × m by T × m", quant::dense::pathName(quant::dense::bestPath()), r.gemmGflopsOneThread, r.gemmGflops, r.wallSeconds, r.cpuSeconds,
                   r.wallSeconds > 0 ? r.cpuSeconds / r.wallSeconds : 0.0, double(r.peakRssBytes) / gib,
                   r.estimatedPeakBytes / gib, r.gramSeconds, r.gramFlops,
                   r.gramSeconds > 0 ? r.gramFlops / r.gramSeconds * 1e-9 : 0.0, r.gramBoundSeconds,

@@ -1,5 +1,6 @@
 // Weight error and the Gram-based layer-output errors of methods.md §2.6 (no token storage).
 #include "bq/quant/analysis.h"
+#include "bq/quant/dense_kernels.h"
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -31,7 +32,7 @@ void requireGram(const Eigen::MatrixXd& h, Eigen::Index m, const char* name)
 // ⟨A H, B⟩ = tr(A H Bᵀ) with A, B already in float64; H symmetric.
 double traceProduct(const Eigen::MatrixXd& a, const Eigen::MatrixXd& h, const Eigen::MatrixXd& b)
 {
-    const Eigen::MatrixXd ah = a * h;
+    const Eigen::MatrixXd ah = dense::multiply(a, h);
     return ah.cwiseProduct(b).sum();
 }
 
@@ -91,7 +92,7 @@ OutputErrors outputErrors(const MatrixXfR& weight, const MatrixXfR& quantized, c
         requireGram(*stats.gram, m, "gram");
         requireGram(*stats.crossGram, m, "crossGram");
         // C = Σ x̂ xᵀ, so tr(Ŵ C Wᵀ) = Σ_t ⟨Ŵ x̂_t, W x_t⟩; C is not symmetric, keep the order.
-        const double cross = (q * *stats.crossGram).cwiseProduct(w).sum();
+        const double cross = dense::multiply(q, *stats.crossGram).cwiseProduct(w).sum();
         const double quant = traceProduct(q, *stats.gram, q);
         // Rounding can make a tiny true error slightly negative; an error is never below zero.
         out.cumulative = relative(std::max(0.0, out.reference - 2 * cross + quant));

@@ -1,5 +1,6 @@
 // Eigen-spectrum of a layer's input Gram: anisotropy, damped condition number, effective rank (methods.md §2.6).
 #include "bq/quant/analysis.h"
+#include "bq/quant/dense_kernels.h"
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
@@ -19,10 +20,9 @@ GramSpectrum gramSpectrum(const Eigen::MatrixXd& gram, double percdamp)
     const Eigen::Index m = gram.rows();
     GramSpectrum out;
 
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(gram, Eigen::EigenvaluesOnly);
-    if (solver.info() != Eigen::Success)
+    Eigen::VectorXd ascending(m);
+    if (!dense::symmetricEigenvalues(m, gram.data(), m, ascending.data()))
         throw std::runtime_error("gramSpectrum: the symmetric eigen-solver did not converge");
-    const Eigen::VectorXd& ascending = solver.eigenvalues();
     out.eigenvalues.resize(std::size_t(m));
     // A PSD Gram's tiny negative eigenvalues are rounding; clamp them so p log p and the condition stay defined.
     for (Eigen::Index i = 0; i < m; ++i)

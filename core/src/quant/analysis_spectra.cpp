@@ -1,6 +1,7 @@
 // Singular-value spectra of W, Ŵ and W − Ŵ: exact for small layers, top-k randomized SVD (Halko, Martinsson &
 // Tropp 2011, Alg. 4.4 subspace iteration) for large ones.
 #include "bq/quant/analysis.h"
+#include "bq/quant/dense_kernels.h"
 #include <Eigen/Dense>
 #include <Eigen/Eigenvalues>
 #include <Eigen/SVD>
@@ -63,24 +64,22 @@ std::vector<double> exactSingularValues(const MatrixXfR& a, ExactSvd method)
 {
     if (a.size() == 0)
         return {};
-    const Eigen::MatrixXd ad = a.cast<double>();
     if (method == ExactSvd::Bdcsvd) {
         // Values only (no U/V): bidiagonalization + divide and conquer.
-        Eigen::BDCSVD<Eigen::MatrixXd> svd(ad);
+        Eigen::BDCSVD<Eigen::MatrixXd> svd(a.cast<double>());
         return descending(svd.singularValues(), std::size_t(svd.singularValues().size()));
     }
-    // σ_i² are the eigenvalues of the smaller Gram; its lower triangle by one symmetric rank update.
+    // σ_i² are the eigenvalues of the smaller Gram B Bᵀ, B = A (n ≤ m) or Aᵀ (column-major copies), its lower
+    // triangle by one symmetric rank update.
     const Eigen::Index small = std::min(a.rows(), a.cols());
-    Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(small, small);
-    if (a.rows() <= a.cols())
-        gram.selfadjointView<Eigen::Lower>().rankUpdate(ad, 1.0);
-    else
-        gram.selfadjointView<Eigen::Lower>().rankUpdate(ad.transpose(), 1.0);
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver;
-    solver.compute(gram, Eigen::EigenvaluesOnly); // reads the lower triangle only
-    if (solver.info() != Eigen::Success)
+    const Eigen::MatrixXd b = a.rows() <= a.cols() ? Eigen::MatrixXd(a.cast<double>())
+                                                   : Eigen::MatrixXd(a.transpose().cast<double>());
+    Eigen::MatrixXd gram(small, small);
+    dense::syrkLower(small, b.cols(), 1.0, b.data(), b.rows(), 0.0, gram.data(), small);
+    Eigen::VectorXd lambda(small);
+    if (!dense::symmetricEigenvalues(small, gram.data(), small, lambda.data())) // reads the lower triangle only
         throw std::runtime_error("exactSingularValues: the symmetric eigen-solver did not converge");
-    const Eigen::VectorXd sigma = solver.eigenvalues().cwiseMax(0.0).cwiseSqrt();
+    const Eigen::VectorXd sigma = lambda.cwiseMax(0.0).cwiseSqrt();
     return descending(sigma, std::size_t(small));
 }
 
@@ -102,12 +101,12 @@ std::vector<double> randomizedSingularValues(const MatrixXfR& a, int k, int over
 
     // Range finder with re-orthonormalized power iterations: the basis converges to the top singular
     // subspace at rate (σ_{width+1}/σ_i)^(2q+1), and re-orthonormalizing keeps small values from drowning.
-    Eigen::MatrixXd q = orthonormalize(ad * omega);
+    Eigen::MatrixXd q = orthonormalize(dense::multiply(ad, omega));
     for (int it = 0; it < powerIterations; ++it) {
-        const Eigen::MatrixXd z = orthonormalize(ad.transpose() * q);
-        q = orthonormalize(ad * z);
+        const Eigen::MatrixXd z = orthonormalize(dense::multiplyAtB(ad, q));
+        q = orthonormalize(dense::multiply(ad, z));
     }
-    const Eigen::MatrixXd b = q.transpose() * ad; // width × m, its singular values approximate A's top ones
+    const Eigen::MatrixXd b = dense::multiplyAtB(q, ad); // width × m, its singular values approximate A's top ones
     Eigen::JacobiSVD<Eigen::MatrixXd> svd(b);
     return descending(svd.singularValues(), std::size_t(k));
 }

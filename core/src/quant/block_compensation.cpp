@@ -1,4 +1,5 @@
 #include "bq/quant/block_compensation.h"
+#include "bq/quant/dense_kernels.h"
 #include "bq/jobs/job.h"
 #include <stdexcept>
 
@@ -33,7 +34,8 @@ void compensateBlockJoint(MatrixXfR& W, const PreparedHessian& hessian, const Bl
     if (!quantizeBlock) throw std::invalid_argument("compensateBlockJoint: no block quantizer");
 
     MatrixXfR block;
-    Eigen::MatrixXf E; // column-major: E · U[s:e, e:] is the GEMM
+    Eigen::MatrixXf E; // column-major n × w
+    Eigen::MatrixXf Uf; // U[s:e, e:] in float, column-major
     for (Eigen::Index s = 0; s < m; s += options.blockSize) {
         if (cancel) cancel->throwIfRequested();
         const Eigen::Index e = std::min(m, s + Eigen::Index(options.blockSize)), w = e - s;
@@ -51,7 +53,12 @@ void compensateBlockJoint(MatrixXfR& W, const PreparedHessian& hessian, const Bl
         for (Eigen::Index j = 0; j < w; ++j)
             E.col(j) = (block.col(j) - Q.col(j)) / float(view.diagU[j]);
         W.middleCols(s, w) = Q;
-        if (e < m) W.rightCols(m - e).noalias() -= E * hessian.U.block(s, e, w, m - e).cast<float>();
+        if (e < m) {
+            // W[:, e:] −= E · U[s:e, e:]; W is row-major, so as column-major data it is W[:, e:]ᵀ (ld m) and the
+            // update is W[:, e:]ᵀ −= U[s:e, e:]ᵀ Eᵀ.
+            Uf = hessian.U.block(s, e, w, m - e).cast<float>();
+            dense::gemm(true, true, m - e, n, w, -1.0f, Uf.data(), w, E.data(), n, 1.0f, W.data() + e, m);
+        }
     }
 }
 

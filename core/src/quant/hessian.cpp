@@ -7,7 +7,7 @@
 // cholesky(cholesky_inverse(cholesky(H)), upper=True) — at half the cost and without a second factorization
 // that could fail.
 #include "bq/quant/hessian.h"
-#include <Eigen/Cholesky>
+#include "bq/quant/dense_kernels.h"
 #include <cmath>
 #include <stdexcept>
 
@@ -15,37 +15,18 @@ namespace bq::quant {
 
 namespace {
 
-// In-place inverse of a lower-triangular matrix by recursive 2×2 blocking,
-// [A 0; B C]⁻¹ = [A⁻¹ 0; −C⁻¹ B A⁻¹  C⁻¹]: m³/3 flops in triangular GEMMs, a third of a triangular solve against
-// the identity.
-void invertLowerInPlace(Eigen::Ref<Eigen::MatrixXd> L)
-{
-    const Eigen::Index n = L.rows();
-    if (n <= 64) {
-        Eigen::MatrixXd inv = Eigen::MatrixXd::Identity(n, n);
-        L.triangularView<Eigen::Lower>().solveInPlace(inv);
-        L = inv;
-        return;
-    }
-    const Eigen::Index h = n / 2;
-    invertLowerInPlace(L.topLeftCorner(h, h));
-    invertLowerInPlace(L.bottomRightCorner(n - h, n - h));
-    const Eigen::MatrixXd BA = L.bottomLeftCorner(n - h, h) * L.topLeftCorner(h, h).triangularView<Eigen::Lower>();
-    L.bottomLeftCorner(n - h, h).noalias() = -(L.bottomRightCorner(n - h, n - h).triangularView<Eigen::Lower>() * BA);
-}
-
-// Upper Cholesky factor of H⁻¹, or false when H is not numerically positive definite.
+// Upper Cholesky factor of H⁻¹, or false when H is not numerically positive definite. The factorization and
+// the triangular inverse (recursive 2×2 blocking, m³/3 flops in triangular GEMMs) run in dense_kernels.
 bool upperCholeskyOfInverse(const Eigen::MatrixXd& H, Eigen::MatrixXd& U)
 {
     const Eigen::Index m = H.rows();
-    const Eigen::MatrixXd reversed = H.reverse(); // P H P (reverse() flips both rows and columns)
-    Eigen::LLT<Eigen::MatrixXd> llt(reversed);
-    if (llt.info() != Eigen::Success) return false;
-    Eigen::MatrixXd Linv = llt.matrixL();
+    Eigen::MatrixXd L = H.reverse(); // P H P (reverse() flips both rows and columns)
+    if (!dense::choleskyLower(m, L.data(), m)) return false;
     for (Eigen::Index i = 0; i < m; ++i)
-        if (!(Linv(i, i) > 0) || !std::isfinite(Linv(i, i))) return false;
-    invertLowerInPlace(Linv);
-    U = Linv.reverse();
+        if (!(L(i, i) > 0) || !std::isfinite(L(i, i))) return false;
+    L.triangularView<Eigen::StrictlyUpper>().setZero();
+    dense::invertLower(m, L.data(), m);
+    U = L.reverse();
     U.triangularView<Eigen::StrictlyLower>().setZero();
     return U.allFinite();
 }

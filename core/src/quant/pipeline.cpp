@@ -3,6 +3,7 @@
 #include "bq/model/tensor_names.h"
 #include "bq/quant/analysis.h"
 #include "bq/quant/block_forward.h"
+#include "bq/quant/dense_kernels.h"
 #include "bq/quant/fingerprint.h"
 #include "bq/quant/method.h"
 #include "bq/quant/run_file.h"
@@ -12,7 +13,10 @@
 #include "bq/util/progress.h"
 #include "bq/util/thread_pool.h"
 #include <Eigen/Core>
+#include <algorithm>
 #include <array>
+#include <atomic>
+#include <exception>
 #include <chrono>
 #include <cstring>
 #include <set>
@@ -97,6 +101,10 @@ private:
                       std::array<SiteGrams, kSiteCount>& grams);
     QuantizedLinear quantizeLayer(const ResolvedTensor& rt, const MatrixXfR& weight, const SiteGrams* grams,
                                   LayerResult& out, MatrixXfR& quantized);
+    // The part of quantizeLayer that touches no shared state (safe to run for several layers at once): the
+    // method's notes are returned instead of logged, the counted bits are left to the caller.
+    QuantizedLinear quantizeLayerIsolated(const ResolvedTensor& rt, const MatrixXfR& weight, const SiteGrams* grams,
+                                          LayerResult& out, MatrixXfR& quantized, std::vector<std::string>& notes);
     void quantizeEmbedding();
     void quantizeHead();
     void recordLayer(LayerResult& r, const QuantizedLinear* params, bool emit);
@@ -270,6 +278,20 @@ void Driver::recordLayer(LayerResult& r, const QuantizedLinear* params, bool emi
 QuantizedLinear Driver::quantizeLayer(const ResolvedTensor& rt, const MatrixXfR& weight, const SiteGrams* grams,
                                       LayerResult& out, MatrixXfR& quantized)
 {
+    std::vector<std::string> notes;
+    const auto start = Clock::now();
+    QuantizedLinear q = quantizeLayerIsolated(rt, weight, grams, out, quantized, notes);
+    m_result.layerSeconds += secondsSince(start);
+    for (const std::string& note : notes)
+        log(LogLevel::Info, note);
+    m_result.countedBits += q.storageBitsPerWeight * double(q.rows) * double(q.cols);
+    return q;
+}
+
+QuantizedLinear Driver::quantizeLayerIsolated(const ResolvedTensor& rt, const MatrixXfR& weight,
+                                              const SiteGrams* grams, LayerResult& out, MatrixXfR& quantized,
+                                              std::vector<std::string>& notes)
+{
     const MethodInfo& method = findMethod(rt.method);
     LayerStatistics stats;
     if (grams) {
@@ -299,7 +321,7 @@ QuantizedLinear Driver::quantizeLayer(const ResolvedTensor& rt, const MatrixXfR&
                                std::to_string(q.cols) + " result");
     quantized = q.dequantize();
     for (const std::string& note : diag.notes)
-        log(LogLevel::Info, rt.tensor + ": " + note);
+        notes.push_back(rt.tensor + ": " + note);
     const auto t1 = Clock::now();
     LayerAnalysis a = analyzeLayer(weight, quantized, grams ? stats : LayerStatistics{}, &diag, m_analysis, &m_cancel);
     a.quantizeSeconds = seconds;
@@ -313,7 +335,6 @@ QuantizedLinear Driver::quantizeLayer(const ResolvedTensor& rt, const MatrixXfR&
     packLayerResult(a, out);
     out.bitsPerWeight = q.storageBitsPerWeight;
     out.seconds = seconds;
-    m_result.countedBits += q.storageBitsPerWeight * double(q.rows) * double(q.cols);
     return q;
 }
 
@@ -339,26 +360,29 @@ void Driver::collect(const CollectSpec& spec,
                 produce(s0 + int(i), slot, worker, spec);
                 const auto gramStart = Clock::now();
                 slot.forwardSeconds = std::chrono::duration<double>(gramStart - produceStart).count();
-                // float32 chunk Grams of this sequence (one GEMM shape for every sequence: deterministic).
+                // float32 chunk Grams of this sequence (one GEMM shape for every sequence: deterministic). Only
+                // the lower triangle of Ĥ and H_fp is formed; collect() mirrors the float64 sums at the end.
                 for (int site = 0; site < kSiteCount; ++site) {
                     if (!spec.sites[std::size_t(site)])
                         continue;
                     const int m = slot.width[std::size_t(site)];
-                    const Eigen::Map<const MatrixXfR> xq(slot.inQ[std::size_t(site)].data(), m_T, m);
+                    // X is T × m row-major, i.e. Xᵀ column-major with leading dimension m: XᵀX = (Xᵀ)(Xᵀ)ᵀ.
+                    const float* xq = slot.inQ[std::size_t(site)].data();
                     Eigen::MatrixXf& g = slot.gQ[std::size_t(site)];
-                    g.setZero(m, m);
-                    g.selfadjointView<Eigen::Lower>().rankUpdate(xq.transpose());
-                    g.triangularView<Eigen::StrictlyUpper>() = g.transpose();
+                    g.resize(m, m);
+                    dense::syrkLower(m, m_T, 1.0f, xq, m, 0.0f, g.data(), m);
                     if (spec.fpGram || spec.cross) {
-                        const Eigen::Map<const MatrixXfR> xf(slot.inF[std::size_t(site)].data(), m_T, m);
+                        const float* xf = slot.inF[std::size_t(site)].data();
                         if (spec.fpGram) {
                             Eigen::MatrixXf& gf = slot.gF[std::size_t(site)];
-                            gf.setZero(m, m);
-                            gf.selfadjointView<Eigen::Lower>().rankUpdate(xf.transpose());
-                            gf.triangularView<Eigen::StrictlyUpper>() = gf.transpose();
+                            gf.resize(m, m);
+                            dense::syrkLower(m, m_T, 1.0f, xf, m, 0.0f, gf.data(), m);
                         }
-                        if (spec.cross)
-                            slot.gC[std::size_t(site)].noalias() = xq.transpose() * xf;
+                        if (spec.cross) {
+                            Eigen::MatrixXf& gc = slot.gC[std::size_t(site)];
+                            gc.resize(m, m);
+                            dense::gemm(false, true, m, m, m_T, 1.0f, xq, m, xf, m, 0.0f, gc.data(), m); // X̂ᵀX
+                        }
                     }
                 }
                 slot.gramSeconds = secondsSince(gramStart);
@@ -400,10 +424,11 @@ void Driver::collect(const CollectSpec& spec,
                 for (int i = 0; i < wave; ++i) {
                     const Slot& slot = m_slots[std::size_t(i)];
                     for (std::size_t j = cb; j < ce; ++j) {
-                        const auto jj = Eigen::Index(j);
-                        g.h.col(jj) += slot.gQ[std::size_t(site)].col(jj).cast<double>();
+                        const auto jj = Eigen::Index(j), below = Eigen::Index(m) - jj; // lower triangle from (j, j)
+                        g.h.col(jj).tail(below) += slot.gQ[std::size_t(site)].col(jj).tail(below).cast<double>();
                         if (spec.fpGram)
-                            g.hfp.col(jj) += slot.gF[std::size_t(site)].col(jj).cast<double>();
+                            g.hfp.col(jj).tail(below) +=
+                                slot.gF[std::size_t(site)].col(jj).tail(below).cast<double>();
                         if (spec.cross)
                             g.c.col(jj) += slot.gC[std::size_t(site)].col(jj).cast<double>();
                     }
@@ -413,6 +438,16 @@ void Driver::collect(const CollectSpec& spec,
         m_result.gramSeconds += secondsSince(accumulateStart);
         started = true;
     }
+    const auto mirrorStart = Clock::now();
+    for (int site = 0; site < kSiteCount; ++site) {
+        if (!spec.sites[std::size_t(site)])
+            continue;
+        SiteGrams& g = grams[std::size_t(site)];
+        g.h.triangularView<Eigen::StrictlyUpper>() = g.h.transpose();
+        if (spec.fpGram)
+            g.hfp.triangularView<Eigen::StrictlyUpper>() = g.hfp.transpose();
+    }
+    m_result.gramSeconds += secondsSince(mirrorStart);
 }
 
 void Driver::collectBlock(const BlockWeights& wq, const BlockWeights& wf, const CollectSpec& spec,
@@ -556,12 +591,78 @@ void Driver::processBlock(int layer)
     int layerIndex = 0;
     bool quantizedEarlier = false;
     std::optional<LayerResult> deferred;
+    // Layers whose statistics are ready are independent: a batch of them (every group up to the next one that
+    // re-collects) runs on the worker threads at once, largest first, and is recorded in the usual order.
+    // Each layer's result depends only on its own inputs, so the results do not depend on the thread count.
+    struct LayerJob {
+        int group = 0;
+        std::string part;
+        const ResolvedTensor* rt = nullptr;
+        MatrixXfR quantized;
+        LayerResult result;
+        std::optional<QuantizedLinear> params;
+        std::vector<std::string> notes;
+        std::exception_ptr error;
+    };
+    std::vector<LayerJob> batch;
+    auto runBatch = [&] {
+        if (batch.empty())
+            return;
+        progress(Stage::Quantize, layer, m_progressSteps, layerIndex, layersInBlock);
+        std::vector<std::size_t> order(batch.size());
+        for (std::size_t i = 0; i < order.size(); ++i)
+            order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            const auto cost = [&](std::size_t i) { return double(batch[i].rt->rows) * double(batch[i].rt->cols); };
+            return cost(a) > cost(b);
+        });
+        std::atomic<std::size_t> next{0};
+        const auto batchStart = Clock::now();
+        m_pool.parallelFor(std::size_t(m_pool.size()), [&](std::size_t, std::size_t, int) {
+            for (std::size_t k = next++; k < order.size(); k = next++) {
+                LayerJob& job = batch[order[k]];
+                try {
+                    const std::vector<float>& values = fp.linearValues(job.part);
+                    const MatrixXfR weight = Eigen::Map<const MatrixXfR>(values.data(), job.rt->rows, job.rt->cols);
+                    job.params = quantizeLayerIsolated(*job.rt, weight, &grams[std::size_t(job.group)], job.result,
+                                                       job.quantized, job.notes);
+                } catch (...) {
+                    job.error = std::current_exception();
+                }
+            }
+        });
+        m_result.layerSeconds += secondsSince(batchStart);
+        for (LayerJob& job : batch)
+            if (job.error)
+                std::rethrow_exception(job.error);
+        for (LayerJob& job : batch) {
+            for (const std::string& note : job.notes)
+                log(LogLevel::Info, note);
+            QuantizedLinear& q = *job.params;
+            m_result.countedBits += q.storageBitsPerWeight * double(q.rows) * double(q.cols);
+            auto store = std::make_shared<std::vector<float>>(job.quantized.data(),
+                                                              job.quantized.data() + job.quantized.size());
+            owned.push_back(store);
+            wq.linear(job.part) = store->data();
+            const bool last = job.group == lastGroup && job.rt == todo[std::size_t(job.group)].back().second;
+            if (last)
+                deferred = job.result; // gets the block's residual-stream metrics after the final pass
+            else
+                recordLayer(job.result, &q, true);
+            if (last && m_writer)
+                m_writer->writeLayer(job.result, &q); // params now; the result is rewritten with block metrics below
+            m_layers.emplace(job.rt->tensor, std::move(q));
+            ++layerIndex;
+        }
+        batch.clear();
+    };
     for (int g = 0; g < kSiteCount; ++g) {
         if (todo[std::size_t(g)].empty())
             continue;
         const bool recollect = quantizedEarlier && (m_req.recipe.trueSequential ||
                                                     (g == 3 && m_req.recipe.recollectDown && anyTwoStreamDown));
         if (recollect) {
+            runBatch(); // the re-collection reads the quantized weights of every earlier layer
             CollectSpec again;
             again.sites[std::size_t(g)] = true;
             again.cross = m_twoStreams;
@@ -574,27 +675,15 @@ void Driver::processBlock(int layer)
                                      " statistics after quantizing the earlier layers");
         }
         for (const auto& [part, rt] : todo[std::size_t(g)]) {
-            progress(Stage::Quantize, layer, m_progressSteps, layerIndex, layersInBlock);
-            const std::vector<float>& values = fp.linearValues(part);
-            const MatrixXfR weight = Eigen::Map<const MatrixXfR>(values.data(), rt->rows, rt->cols);
-            MatrixXfR quantized;
-            LayerResult r;
-            QuantizedLinear q = quantizeLayer(*rt, weight, &grams[std::size_t(g)], r, quantized);
-            auto store = std::make_shared<std::vector<float>>(quantized.data(), quantized.data() + quantized.size());
-            owned.push_back(store);
-            wq.linear(part) = store->data();
-            const bool last = g == lastGroup && rt == todo[std::size_t(g)].back().second;
-            if (last)
-                deferred = r; // gets the block's residual-stream metrics after the final pass
-            else
-                recordLayer(r, &q, true);
-            if (last && m_writer)
-                m_writer->writeLayer(r, &q); // params now; the result is rewritten with block metrics below
-            m_layers.emplace(rt->tensor, std::move(q));
-            ++layerIndex;
+            LayerJob job;
+            job.group = g;
+            job.part = part;
+            job.rt = rt;
+            batch.push_back(std::move(job));
         }
         quantizedEarlier = true;
     }
+    runBatch();
     finalPass(layer, wq, wf, deferred ? &*deferred : nullptr);
     if (deferred) {
         recordLayer(*deferred, &m_layers.at(deferred->tensor), true);
@@ -739,7 +828,7 @@ void Driver::run()
     m_result.resolution = resolveRecipe(recipe, m_model);
     for (const std::string& w : m_result.resolution.warnings)
         log(LogLevel::Warning, w);
-    m_result.estimate = estimateRun(recipe, m_result.resolution, m_model, m_pool.size());
+    m_result.estimate = estimateRun(recipe, m_result.resolution, m_model, m_pool.size(), !m_req.runPath.empty());
     m_twoStreams = recipe.analysis == "full" || m_result.resolution.anyTwoStreams();
     if (recipe.analysis == "light") {
         m_analysis.spectra = false;

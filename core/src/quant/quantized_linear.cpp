@@ -52,6 +52,17 @@ void QuantizedLinear::validate() const
     if (planes.empty() && !codes) throw std::logic_error(where(*this) + "no planes and no codes");
 }
 
+std::size_t QuantizedLinear::residentBytes() const
+{
+    std::size_t bytes = 0;
+    for (const SignPlane& p : planes)
+        bytes += std::size_t(p.signs.size()) + p.mask.columns.size() + std::size_t(p.mask.elements.size()) +
+                 sizeof(float) * std::size_t(p.rowScale.size() + p.colScale.size() + p.mean.size());
+    if (codes)
+        bytes += std::size_t(codes->codes.size()) + sizeof(float) * std::size_t(codes->scale.size() + codes->zero.size());
+    return bytes;
+}
+
 MatrixXfR QuantizedLinear::dequantize() const
 {
     validate();

@@ -3,6 +3,8 @@
 #include "bq/model/tensor_names.h"
 #include "bq/quant/method.h"
 #include "bq/util/errors.h"
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -454,11 +456,97 @@ json Estimate::toJson() const
                   {"streams", streams},
                   {"gram_bytes", gramBytes},
                   {"scratch_bytes", scratchBytes},
+                  {"method_bytes", methodBytes},
+                  {"base_bytes", baseBytes},
                   {"result_bytes", resultBytes},
                   {"peak_bytes", peakBytes}}}};
 }
 
-Estimate estimateRun(const Recipe& recipe, const Resolution& resolution, const Model& model, int threads)
+namespace {
+
+bool isBinaryFamily(const std::string& id)
+{
+    return id == "billm" || id == "arb" || id == "arb-x" || id == "arb-rc" || id == "output-align";
+}
+
+// Scale groups per row for a method's "group" option (an integer column count, "row" or "tensor").
+double groupsPerRow(const nlohmann::json& options, const char* key, double cols)
+{
+    if (options.is_object() && options.contains(key) && options[key].is_number_integer()) {
+        const double g = double(options[key].get<std::int64_t>());
+        return g > 0 ? std::ceil(cols / g) : 1.0;
+    }
+    return 1.0;
+}
+
+int intOption(const nlohmann::json& options, const char* key, int fallback)
+{
+    if (options.is_object() && options.contains(key) && options[key].is_number_integer())
+        return options[key].get<int>();
+    return fallback;
+}
+
+bool flagOption(const nlohmann::json& options, const char* key, bool fallback)
+{
+    if (options.is_object() && options.contains(key) && options[key].is_boolean())
+        return options[key].get<bool>();
+    return fallback;
+}
+
+} // namespace
+
+double residentBytesPerWeight(const ResolvedTensor& t)
+{
+    if (t.keepFp || t.rows <= 0 || t.cols <= 0)
+        return 0.0;
+    const double n = double(t.rows), m = double(t.cols);
+    const std::string& id = t.method;
+    if (isBinaryFamily(id)) {
+        // binary_family.cpp planeLayout: zones SalientSparse (2 planes), SalientDense (2, CGB only), Sparse,
+        // Dense (1 each); every plane has an element mask except SalientSparse without CGB (a column mask).
+        const bool cgb = id != "billm" && flagOption(t.options, "cgb", true);
+        const double planes = cgb ? 6 : 4, elementMasks = cgb ? 6 : 2, columnMasks = cgb ? 0 : 2;
+        const bool mean = id == "billm" || id == "arb" || id == "arb-x";
+        const bool colScale = id == "arb-rc" || id == "output-align";
+        const double groups = std::ceil(m / 128.0);
+        return planes + elementMasks + columnMasks / n + 4.0 * groups / m * (planes + (mean ? (cgb ? 4 : 3) : 0)) +
+               (colScale ? 4.0 * planes / n : 0.0);
+    }
+    if (id == "rtn1" || id == "gptq" || id == "ternary") // codes + scale and zero per group
+        return 1.0 + 8.0 * groupsPerRow(t.options, "group", m) / m;
+    if (id == "residual") {
+        const double k = intOption(t.options, "k", 2);
+        const double scales = flagOption(t.options, "mean", false) ? 2.0 : 1.0;
+        return k * (1.0 + 4.0 * scales * groupsPerRow(t.options, "group", m) / m);
+    }
+    if (id == "q1_0")
+        return 1.0 + 4.0 * std::ceil(m / 128.0) / m;
+    if (id == "svid")
+        return 1.0 + 4.0 / m + 4.0 / n;
+    return 1.0 + 4.0 * groupsPerRow(t.options, "group", m) / m; // sign and any one-plane method
+}
+
+double layerWorkingBytes(const ResolvedTensor& t)
+{
+    if (t.keepFp)
+        return 0.0;
+    const double n = double(t.rows), m = double(t.cols), nm = n * m;
+    // The job's own copy of W, the dequantized Ŵ and the result being built live through the whole job.
+    const double held = 4.0 * nm + 4.0 * nm + residentBytesPerWeight(t) * nm;
+    double method = 4.0 * nm; // the method's working copy of W
+    if (t.needsGram)
+        method += 4.0 * 8.0 * m * m; // prepareHessian: H, its undamped copy, the reversed factor, U
+    if (t.method == "output-align")
+        method += 8.0 * nm + 8.0 * n * n + 4.0 * nm; // G = W Cᵀ, the AMP product W̃ Gᵀ, the target W̃
+    // Analysis after the method: W, Ŵ and W − Ŵ in float64 and one n × m product (outputErrors); the
+    // singular values need one float64 copy and the smaller Gram.
+    const double small = std::min(n, m);
+    const double analysis = 4.0 * 8.0 * nm + 8.0 * small * small;
+    return held + std::max(method, analysis);
+}
+
+Estimate estimateRun(const Recipe& recipe, const Resolution& resolution, const Model& model, int threads,
+                     bool writesRunFile)
 {
     Estimate e;
     const ModelConfig& c = model.config;
@@ -490,29 +578,52 @@ Estimate estimateRun(const Recipe& recipe, const Resolution& resolution, const M
     const double totalParams = double(matrixParams + e.otherParams);
     e.bitsPerWeightOverall = totalParams > 0 ? e.outputBytes * 8 / totalParams : 0;
 
-    // Memory: the mapped/loaded model, one fp32 copy of the block being processed (plus the head), the
-    // hidden-state streams, the Grams of one block, per-thread scratch and the results kept so far.
+    // Memory (parts documented in recipe.h). Every part is a buffer the pipeline really allocates; the sizes
+    // follow pipeline.cpp, block_forward.cpp and the methods.
     for (const auto& [name, tensor] : model.tensors)
         e.modelBytes += double(tensor.nbytes);
     const double perBlockF32 = 4.0 * double(2 * c.qDim() * c.dim + 2 * c.kvDim() * c.dim + 3 * c.hiddenDim * c.dim);
-    e.modelBytes += 2 * perBlockF32 + 4.0 * double(c.vocabSize) * c.dim; // FP + current block, embedding
+    e.modelBytes += 2 * perBlockF32 + 4.0 * double(c.vocabSize) * c.dim; // FP block + Ŵ copies, embedding
     const bool twoStreams = recipe.analysis == "full" || resolution.anyTwoStreams();
     e.streams = twoStreams ? 2 : 1;
     const double stream = double(recipe.samples) * recipe.seqLen * c.dim * 4.0;
     e.streamBytes = stream * (twoStreams ? 3 : 1); // quantized, FP input, FP output
     const double grams = twoStreams ? 3 : 1;       // Ĥ, H_fp, C
-    const double d = c.dim, q = c.qDim(), h = c.hiddenDim;
-    const double siteGram = 8.0 * (d * d + q * q + d * d + h * h);
-    e.gramBytes = siteGram * grams;
+    const double d = c.dim, q = c.qDim(), h = c.hiddenDim, kv = c.kvDim();
+    const double siteSquares = d * d + q * q + d * d + h * h; // the four input sites of a block
+    e.gramBytes = 8.0 * siteSquares * grams;
+    // A re-collection builds Ĥ (and C) of one site while the block's first ones are still alive.
+    bool downTwoStreams = false;
+    for (const ResolvedTensor& t : resolution.tensors)
+        if (t.tensor.find("ffn_down") != std::string::npos && t.needsTwoStreams)
+            downTwoStreams = true;
+    if (recipe.trueSequential)
+        e.gramBytes += 8.0 * std::max({q * q, d * d, h * h}) * (twoStreams ? 2 : 1);
+    else if (recipe.recollectDown && downTwoStreams)
+        e.gramBytes += 8.0 * h * h * (twoStreams ? 2 : 1);
     const double T = recipe.seqLen;
-    const double perThread = 4.0 * T * (2 * d + 3 * q + 2 * c.kvDim() + 2 * h) * (twoStreams ? 2 : 1) +
-                             4.0 * grams * (d * d + q * q + d * d + h * h) + 4.0 * T;
+    const double forwardScratch = 4.0 * T * (std::max(d, q) + 2 * q + 2 * kv + 2 * h); // BlockScratch
+    const double siteInputs = 4.0 * T * (d + q + d + h);                            // Slot::inQ / inF
+    const double perThread = (forwardScratch + siteInputs + 4.0 * T * d) * (twoStreams ? 2 : 1) +
+                             4.0 * grams * siteSquares; // + the float32 chunk Grams of one sequence
     const int workers = std::max(1, threads);
     e.scratchBytes = perThread * workers;
-    // Quantized results kept for the final model: parameters (≈ 1–3 bytes per weight as int8 sign planes)
-    // plus the dequantized fp32 weights of the fake-quantized reference.
-    e.resultBytes = double(e.quantizedWeights) * (4.0 + 2.0);
-    e.peakBytes = e.modelBytes + e.streamBytes + e.gramBytes + e.scratchBytes + e.resultBytes;
+    // Layers of a block run `workers` at a time, largest first: the largest working sets of one block.
+    std::vector<double> jobs;
+    for (const ResolvedTensor& t : resolution.tensors)
+        if (!t.keepFp && t.block == 0)
+            jobs.push_back(layerWorkingBytes(t));
+    std::sort(jobs.begin(), jobs.end(), std::greater<>());
+    for (std::size_t i = 0; i < jobs.size() && i < std::size_t(workers); ++i)
+        e.methodBytes += jobs[i];
+    for (const ResolvedTensor& t : resolution.tensors)
+        if (!t.keepFp && t.block < 0) // embedding or head: quantized alone
+            e.methodBytes = std::max(e.methodBytes, layerWorkingBytes(t));
+    for (const ResolvedTensor& t : resolution.tensors)
+        e.resultBytes += residentBytesPerWeight(t) * double(t.rows) * double(t.cols);
+    e.baseBytes = (12.5 + (writesRunFile ? 12.0 : 0.0)) * 1048576.0;
+    e.peakBytes = e.modelBytes + e.streamBytes + e.gramBytes + e.scratchBytes + e.methodBytes + e.resultBytes +
+                  e.baseBytes;
     return e;
 }
 

@@ -24,6 +24,7 @@ struct QuantBenchRequest {
     int threads = 0;                 // 0 = hardware concurrency
     std::string analysis = "full";   // the recipe's analysis level ("full" keeps the FP stream for every method)
     double gemmProbeSeconds = 0.5;   // time spent measuring the GEMM rate (per probe)
+    int blocks = 0;                  // > 0: only the first `blocks` transformer blocks (profiling a short run)
 };
 
 struct QuantBenchReport {
@@ -34,7 +35,10 @@ struct QuantBenchReport {
     double bitsPerWeight = 0;               // counted over the quantized matrices
     double wallSeconds = 0, cpuSeconds = 0; // the quantization run (process CPU time: user + system)
     double gramSeconds = 0, otherSeconds = 0;
-    double methodSeconds = 0, analysisSeconds = 0; // parts of "other": Σ per-layer method and analysis time
+    // Parts of "other": the wall time of the layer jobs split by method vs analysis; and the per-layer times
+    // summed (thread seconds: a block's independent layers run on all workers at once).
+    double methodSeconds = 0, analysisSeconds = 0;
+    double methodThreadSeconds = 0, analysisThreadSeconds = 0;
     double gramFlops = 0, forwardFlops = 0;
     double gemmGflopsOneThread = 0; // Eigen float32 GEMM (m×T)·(T×m), one thread alone
     double gemmGflops = 0;          // the same GEMM on every worker at once (aggregate): the bound's rate

@@ -64,6 +64,9 @@ struct QuantizeJobResult {
     // T·m² per Ĥ or H_fp (symmetric rank-T update), 2·T·m² per C, for every site and sequence collected.
     double gramSeconds = 0;
     double gramFlops = 0;
+    // Wall seconds of the layer jobs (method + analysis of every quantized layer; a block's independent layers
+    // run on all workers at once, so this is less than the sum of the per-layer times).
+    double layerSeconds = 0;
 };
 
 // Job contract: never throws; Failed carries a message naming the tensor / rule / file.

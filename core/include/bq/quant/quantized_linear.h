@@ -73,6 +73,9 @@ struct QuantizedLinear {
     // True when the result is exactly llama.cpp Q1_0: one unmasked plane, group 128, no colScale, no mean,
     // non-negative fp16-representable scales, cols % 128 == 0.
     bool isExactQ1_0() const;
+    // Bytes this object holds in memory (sign and mask matrices, scales, means, codes), for the peak-memory
+    // estimate of a run, which keeps every layer's result until the end.
+    std::size_t residentBytes() const;
 };
 
 inline int groupCount(Eigen::Index cols, int group)

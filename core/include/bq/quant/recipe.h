@@ -130,11 +130,31 @@ struct Estimate {
     double bitsPerWeightQuantized = 0; // full bits per weight over the quantized matrices
     double bitsPerWeightOverall = 0;   // all parameters (kept matrices at 16, norms at 32)
     // Peak memory of the quantization run, bytes, with its parts.
-    double modelBytes = 0, streamBytes = 0, gramBytes = 0, scratchBytes = 0, resultBytes = 0, peakBytes = 0;
+    //   model   the loaded model + fp32 copies of the current block (FP and Ŵ) and of the embedding
+    //   stream  hidden states of every calibration token (quantized stream; FP input and output streams)
+    //   gram    the current block's float64 Grams (Ĥ; H_fp, C) + a re-collected site's fresh ones
+    //   scratch per worker: block-forward buffers, the site inputs of one sequence, its float32 chunk Grams
+    //   method  working memory of the layers quantized at once (one per worker): Hessian factors, the
+    //           method's own buffers, the analysis products, the result being built
+    //   result  every finished layer's parameters as held in memory (QuantizedLinear::residentBytes)
+    //   base    the process itself (code, shared libraries, allocator: 12.5 MiB measured for bitstudio-cli)
+    //           and, when a run file is written, the HDF5 library's caches and the calibration text (12 MiB
+    //           measured on stories260K with 500 TinyStories documents)
+    double modelBytes = 0, streamBytes = 0, gramBytes = 0, scratchBytes = 0, methodBytes = 0, resultBytes = 0,
+           baseBytes = 0, peakBytes = 0;
     int streams = 1;
     nlohmann::json toJson() const;
 };
 
-Estimate estimateRun(const Recipe& recipe, const Resolution& resolution, const Model& model, int threads = 1);
+Estimate estimateRun(const Recipe& recipe, const Resolution& resolution, const Model& model, int threads = 1,
+                     bool writesRunFile = true);
+
+// In-memory bytes per weight of the QuantizedLinear the tensor's method will return (QuantizedLinear::
+// residentBytes() / (rows · cols)); 0 for kept tensors. The binary family holds one int8 sign matrix per plane
+// and a uint8 element mask per masked plane, so arb-rc with CGB holds 12 bytes per weight.
+double residentBytesPerWeight(const ResolvedTensor& tensor);
+
+// Peak working memory of quantizing (and analysing) one layer with its method, bytes.
+double layerWorkingBytes(const ResolvedTensor& tensor);
 
 } // namespace bq::quant

@@ -4,10 +4,10 @@
 #include "bq/quant/binary_family.h"
 #include "bq/jobs/job.h"
 #include "bq/quant/block_compensation.h"
+#include "bq/quant/dense_kernels.h"
 #include "bq/quant/hessian.h"
 #include "bq/util/fp16.h"
 #include "option_reader.h"
-#include <Eigen/Cholesky>
 #include <stdexcept>
 
 namespace bq::quant::binary {
@@ -203,15 +203,16 @@ QuantizedLinear quantizeBinaryFamily(Family family, const QuantizeRequest& reque
             throw std::invalid_argument(request.tensor + ": output-align needs the cross-Gram C (m × m) of the two "
                                                          "activation streams");
         const Eigen::MatrixXd& C = *request.stats.crossGram;
-        G = W0.cast<double>() * C.transpose();
+        G = dense::multiplyABt(W0.cast<double>(), C);
         Eigen::MatrixXd reg = gram;
         reg.diagonal().array() += opt.ridge * std::max(1e-300, gram.diagonal().mean());
-        Eigen::LLT<Eigen::MatrixXd> llt(reg);
-        if (llt.info() != Eigen::Success)
+        if (!dense::choleskyLower(m, reg.data(), m))
             throw std::runtime_error(request.tensor + ": output-align: Ĥ + ρI is not positive definite");
-        W = llt.solve(G.transpose()).transpose().cast<float>();
+        Eigen::MatrixXd Gt = G.transpose();
+        dense::choleskySolve(m, reg.data(), m, n, Gt.data(), m); // (Ĥ + ρI)⁻¹ Gᵀ
+        W = Gt.transpose().cast<float>();
         Wtilde = W;
-        if (opt.gate != AmpGate::Off) Zamp = Wtilde.cast<double>() * G.transpose();
+        if (opt.gate != AmpGate::Off) Zamp = dense::multiplyABt(Wtilde.cast<double>(), G);
     }
 
     PreparedHessian ph = prepareHessian(gram, opt.percdamp, &W, request.tensor);
@@ -290,8 +291,8 @@ QuantizedLinear quantizeBinaryFamily(Family family, const QuantizeRequest& reque
             MatrixXdR W0b;
             if (opt.gate != AmpGate::Off) {
                 const auto Gb = G.middleCols(s, w);
-                ZG = Zamp * Gb;
-                GtG = Gb.transpose() * Gb;
+                ZG = dense::multiply(Zamp, Gb);
+                GtG = dense::multiplyAtB(Gb, Gb);
                 W0b = Wtilde.middleCols(s, w).cast<double>();
                 blk.ampGradient = [&](const MatrixXdR& What) -> MatrixXdR {
                     return 2.0 * (ZG + (What - W0b) * GtG);
@@ -323,7 +324,10 @@ QuantizedLinear quantizeBinaryFamily(Family family, const QuantizeRequest& reque
                 for (Eigen::Index j = 0; j < w; ++j) plane.colScale[s + j] = float(zp.col[o][j]);
         }
         MatrixXfR Q = reconstructBlock(q, s, e);
-        if (Zamp.size()) Zamp += (Q.cast<double>() - Wtilde.middleCols(s, w).cast<double>()) * G.middleCols(s, w).transpose();
+        if (Zamp.size()) {
+            const Eigen::MatrixXd dQ = Q.cast<double>() - Wtilde.middleCols(s, w).cast<double>();
+            dense::gemm(false, true, n, n, w, 1.0, dQ.data(), n, G.data() + s * n, n, 1.0, Zamp.data(), n);
+        }
         return Q;
     };
     compensateBlockJoint(W, ph, bj, quantizeBlock, request.cancel);

@@ -2,6 +2,7 @@
 // on tr((Ŵ_b − T) M (Ŵ_b − T)ᵀ) over every zone plane's row scale a, signs B and column scale b, with the
 // residual product RM = (T − Ŵ_b) M kept up to date so each coordinate update is exact and cheap.
 #include "bq/quant/binary_family.h"
+#include "bq/quant/dense_kernels.h"
 #include <Eigen/Cholesky>
 #include <Eigen/QR>
 #include <cmath>
@@ -29,6 +30,16 @@ inline bool accept(AmpGate gate, double delta, double grad)
     case AmpGate::Directional: return delta * grad >= 0;
     }
     return true;
+}
+
+// a · M for a row-major n × w and the column-major w × w metric, as a row-major n × w (dense_kernels GEMM:
+// as column-major data the product is Mᵀ aᵀ).
+MatrixXdR timesMetric(const MatrixXdR& a, const Eigen::MatrixXd& M)
+{
+    MatrixXdR out(a.rows(), M.cols());
+    dense::gemm(true, false, M.cols(), a.rows(), a.cols(), 1.0, M.data(), M.rows(), a.data(), a.cols(), 0.0,
+                out.data(), M.cols());
+    return out;
 }
 
 struct Plane {
@@ -72,7 +83,7 @@ void alignBlockOutput(const OutputAlignBlock& blk, std::array<ZoneParams, kZones
         return W;
     };
     MatrixXdR What = current();
-    MatrixXdR RM = (T - What) * M;
+    MatrixXdR RM = timesMetric(T - What, M);
     auto objective = [&] { return RM.cwiseProduct(T - current()).sum(); };
     if (trace) trace->assign(1, objective());
     const double diagMean = std::max(1e-300, M.diagonal().cwiseAbs().mean());
@@ -93,7 +104,7 @@ void alignBlockOutput(const OutputAlignBlock& blk, std::array<ZoneParams, kZones
             if (t % blk.modK == 0) {
                 MatrixXdR V = B.cast<double>().cwiseProduct(mk);
                 V.array().rowwise() *= b.transpose().array();
-                const MatrixXdR VM = V * M;
+                const MatrixXdR VM = timesMetric(V, M);
                 const Eigen::VectorXd den = VM.cwiseProduct(V).rowwise().sum();
                 const Eigen::VectorXd num = RM.cwiseProduct(V).rowwise().sum();
                 Eigen::VectorXd grad;
@@ -126,7 +137,8 @@ void alignBlockOutput(const OutputAlignBlock& blk, std::array<ZoneParams, kZones
             // b-update: ((B̃ᵀ diag(a²) B̃) ⊙ M + ρI) b = g, g_j = Σ_i (RM + Ŵ_p M)_ij a_i B̃_ij.
             MatrixXdR At = B.cast<double>().cwiseProduct(mk); // diag(a) B̃
             At.array().colwise() *= a.array();
-            const Eigen::MatrixXd K = At.transpose() * At;
+            Eigen::MatrixXd K(w, w); // Atᵀ At; At's row-major data is Atᵀ column-major
+            dense::gemm(false, true, w, w, n, 1.0, At.data(), w, At.data(), w, 0.0, K.data(), w);
             Eigen::MatrixXd sys = K.cwiseProduct(M);
             const Eigen::VectorXd g = (RM.cwiseProduct(At).colwise().sum()).transpose() + sys * b;
             const double rho = blk.ridge * std::max(diagMean, sys.diagonal().cwiseAbs().mean());
@@ -151,7 +163,7 @@ void alignBlockOutput(const OutputAlignBlock& blk, std::array<ZoneParams, kZones
                 b += db;
                 MatrixXdR dW = At;
                 dW.array().rowwise() *= db.transpose().array();
-                RM.noalias() -= dW * M;
+                dense::gemm(true, false, w, n, w, -1.0, M.data(), M.rows(), dW.data(), w, 1.0, RM.data(), w); // RM −= dW M
             }
             // a, b ≥ 0: move signs into B (Ŵ unchanged)
             for (Eigen::Index i = 0; i < n; ++i)
