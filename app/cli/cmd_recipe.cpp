@@ -74,9 +74,10 @@ void printResolution(const bq::Model& model, const bq::quant::Resolution& res, c
                 static_cast<long long>(est.keptWeights), static_cast<long long>(est.otherParams));
     std::printf("  output size         %.0f bytes (%.2f MiB), %.4f bits per parameter overall\n", est.outputBytes,
                 mib(est.outputBytes), est.bitsPerWeightOverall);
-    std::printf("  peak memory         %.1f MiB (model %.1f, %d stream(s) %.1f, Grams %.1f, scratch %.1f, results %.1f)\n",
+    std::printf("  peak memory         %.1f MiB (model %.1f, %d stream(s) %.1f, Grams %.1f, scratch %.1f, layer jobs "
+                "%.1f, results %.1f, process %.1f)\n",
                 mib(est.peakBytes), mib(est.modelBytes), est.streams, mib(est.streamBytes), mib(est.gramBytes),
-                mib(est.scratchBytes), mib(est.resultBytes));
+                mib(est.scratchBytes), mib(est.methodBytes), mib(est.resultBytes), mib(est.baseBytes));
 }
 
 void registerRecipe(CLI::App& app)

@@ -169,8 +169,9 @@ struct AnalysisOptions {
     bool spectra = true;        // singular values of W, Ŵ, W − Ŵ
     SpectrumOptions spectrum;
     bool gramSpectrum = true;   // needs a Gram
-    // The dense eigen-solve is O(m³): ~10 s of one core at m = 3072 (README table); skipped above this m.
-    Eigen::Index gramSpectrumMaxDim = 2048;
+    // The dense eigen-solve is O(m³): 8 s of one core at m = 3072, 20 s at 4096 (AVX-512 dense kernels);
+    // skipped above this m (Llama-size ffn_down inputs of 8192+ would take minutes per layer).
+    Eigen::Index gramSpectrumMaxDim = 4096;
     double percdamp = 0.01;
     bool histograms = true;
     int histogramBins = 64;
