@@ -6,10 +6,12 @@ namespace bq::exporter::kernels {
 namespace {
 
 // For each byte of bits: lane t gets the float sign bit when bit t is 0 (negate), and all ones when bit t is 1.
+// Built at compile time: a file compiled for AVX2 must not run code at program start (static constructors run
+// on every CPU, before any dispatch).
 struct Tables {
-    alignas(32) std::uint32_t negate[256][8];
-    alignas(32) std::uint32_t keep[256][8];
-    Tables()
+    alignas(32) std::uint32_t negate[256][8] = {};
+    alignas(32) std::uint32_t keep[256][8] = {};
+    constexpr Tables()
     {
         for (int b = 0; b < 256; ++b)
             for (int t = 0; t < 8; ++t) {
@@ -19,7 +21,7 @@ struct Tables {
             }
     }
 };
-const Tables kTables;
+constexpr Tables kTables;
 
 float hsum(__m256 v)
 {
