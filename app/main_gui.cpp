@@ -42,7 +42,7 @@ int main(int argc, char** argv)
         return 2;
     }
 
-    bq::MainWindow window;
+    studio::MainWindow window;
     window.resize(1440, 900);
     window.show();
 
@@ -61,8 +61,8 @@ int main(int argc, char** argv)
                 QApplication::exit(saved ? code : 1);
             });
         };
-        QObject::connect(&window, &bq::MainWindow::modelLoaded, &window, [shoot] { shoot(0); });
-        QObject::connect(&window, &bq::MainWindow::loadFailed, &window, [shoot](const QString& message) {
+        QObject::connect(&window, &studio::MainWindow::modelLoaded, &window, [shoot] { shoot(0); });
+        QObject::connect(&window, &studio::MainWindow::loadFailed, &window, [shoot](const QString& message) {
             std::fprintf(stderr, "bitstudio: %s\n", qPrintable(message));
             shoot(1);
         });

@@ -7,7 +7,9 @@
 #include <QScrollBar>
 #include <QVBoxLayout>
 
-namespace bq {
+namespace studio {
+
+using namespace bq;
 
 namespace {
 constexpr int kMaxEntries = 20000; // older lines are dropped so a chatty job cannot grow memory unbounded
@@ -119,4 +121,4 @@ void LogPanel::render()
             appendEntry(e);
 }
 
-} // namespace bq
+} // namespace studio

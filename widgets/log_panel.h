@@ -1,6 +1,6 @@
 // The "Log" dock: timestamped core and application messages with a minimum-level filter. GUI thread.
 #pragma once
-#include "bq/jobs/job.h"
+#include "bq/util/log_level.h"
 #include <QDateTime>
 #include <QString>
 #include <QVector>
@@ -9,14 +9,14 @@
 class QComboBox;
 class QPlainTextEdit;
 
-namespace bq {
+namespace studio {
 
 class LogPanel : public QWidget {
     Q_OBJECT
 public:
     explicit LogPanel(QWidget* parent = nullptr);
 
-    void append(LogLevel level, const QString& text);
+    void append(bq::LogLevel level, const QString& text);
     void clear();
     // All messages kept so far (unfiltered), "LEVEL text" per line, oldest first.
     QStringList lines() const;
@@ -25,7 +25,7 @@ public:
 private:
     struct Entry {
         QDateTime time;
-        LogLevel level;
+        bq::LogLevel level;
         QString text;
     };
     void render();
@@ -38,6 +38,6 @@ private:
     QPlainTextEdit* m_view = nullptr;
 };
 
-const char* logLevelName(LogLevel level) noexcept;
+const char* logLevelName(bq::LogLevel level) noexcept;
 
-} // namespace bq
+} // namespace studio

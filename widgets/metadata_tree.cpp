@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <map>
 
-namespace bq {
+namespace studio {
+
+
 
 namespace {
 constexpr int kFullKeyRole = Qt::UserRole;
@@ -82,4 +84,4 @@ QString MetadataTree::value(const QString& key) const
     return {};
 }
 
-} // namespace bq
+} // namespace studio

@@ -1,4 +1,4 @@
-// Model metadata as a tree grouped by namespace prefix (general.*, <arch>.*, tokenizer.*, ...), in the model's
+// bq::Model metadata as a tree grouped by namespace prefix (general.*, <arch>.*, tokenizer.*, ...), in the model's
 // own key order within a group. GUI thread.
 #pragma once
 #include <QTreeWidget>
@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-namespace bq {
+namespace studio {
 
 class MetadataTree : public QTreeWidget {
     Q_OBJECT
@@ -21,4 +21,4 @@ public:
     QString value(const QString& key) const;
 };
 
-} // namespace bq
+} // namespace studio

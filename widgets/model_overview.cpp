@@ -7,7 +7,9 @@
 #include <QLocale>
 #include <map>
 
-namespace bq {
+namespace studio {
+
+using namespace bq;
 
 namespace {
 
@@ -142,4 +144,4 @@ QString ModelOverview::overviewHtml(const Model& model)
     return html;
 }
 
-} // namespace bq
+} // namespace studio

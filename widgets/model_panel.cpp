@@ -16,7 +16,9 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
-namespace bq {
+namespace studio {
+
+using namespace bq;
 
 ModelPanel::ModelPanel(QWidget* parent) : QWidget(parent)
 {
@@ -137,4 +139,4 @@ void ModelPanel::applyFilter(const QString& text)
     m_filterCount->setText(tr("%1 of %2").arg(m_tensorProxy->rowCount()).arg(m_tensorModel->rowCount()));
 }
 
-} // namespace bq
+} // namespace studio

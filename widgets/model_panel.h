@@ -1,4 +1,4 @@
-// The "Model" dock: a summary of the loaded model, its metadata grouped by namespace and a filterable tensor
+// The "bq::Model" dock: a summary of the loaded model, its metadata grouped by namespace and a filterable tensor
 // table. View only: MainWindow hands it a loaded model. GUI thread.
 #pragma once
 #include <QWidget>
@@ -12,8 +12,11 @@ class QTabWidget;
 class QTableView;
 
 namespace bq {
-
 struct Model;
+}
+
+namespace studio {
+
 class MetadataTree;
 class TensorTableModel;
 
@@ -22,7 +25,7 @@ class ModelPanel : public QWidget {
 public:
     explicit ModelPanel(QWidget* parent = nullptr);
 
-    void setModel(std::shared_ptr<const Model> model); // nullptr shows the empty state
+    void setModel(std::shared_ptr<const bq::Model> model); // nullptr shows the empty state
 
     // The summary value shown for a label ("Layers", "Vocabulary", ...), empty if absent.
     QString summaryValue(const QString& label) const;
@@ -47,4 +50,4 @@ private:
     QSortFilterProxyModel* m_tensorProxy = nullptr;
 };
 
-} // namespace bq
+} // namespace studio

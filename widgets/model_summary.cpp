@@ -5,7 +5,9 @@
 #include <QStringList>
 #include <map>
 
-namespace bq {
+namespace studio {
+
+using namespace bq;
 
 QString humanCount(std::int64_t n)
 {
@@ -109,4 +111,4 @@ QList<QPair<QString, QString>> modelSummaryRows(const Model& model)
     return rows;
 }
 
-} // namespace bq
+} // namespace studio

@@ -6,12 +6,14 @@
 #include <cstdint>
 
 namespace bq {
-
 struct Model;
+}
+
+namespace studio {
 
 // Ordered (label, value) rows: Architecture, Format, Parameters, Layers, Dim, FFN dim, Heads, Head dim,
 // Context, Vocabulary, Tokenizer, RoPE, Tied embeddings, ...
-QList<QPair<QString, QString>> modelSummaryRows(const Model& model);
+QList<QPair<QString, QString>> modelSummaryRows(const bq::Model& model);
 
 // "1.23 M", "7.24 B", "512"
 QString humanCount(std::int64_t n);
@@ -22,4 +24,4 @@ QString humanBytes(std::uint64_t bytes);
 // "Q1_0: 1-bit — sign bits plus one fp16 scale per 128 weights" (for tooltips)
 QString dtypeTooltip(int dtype);
 
-} // namespace bq
+} // namespace studio

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <tuple>
 
-namespace bq {
+namespace studio {
+
+using namespace bq;
 
 namespace {
 
@@ -137,4 +139,4 @@ QVariant TensorTableModel::headerData(int section, Qt::Orientation orientation, 
     return {};
 }
 
-} // namespace bq
+} // namespace studio

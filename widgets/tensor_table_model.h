@@ -9,10 +9,12 @@
 #include <string>
 
 namespace bq {
-
 struct Model;
+}
 
-// Model order of canonical tensor names: token_embd, blk.0 … blk.N-1 (parts in forward order), other
+namespace studio {
+
+// bq::Model order of canonical tensor names: token_embd, blk.0 … blk.N-1 (parts in forward order), other
 // tensors, output_norm, output.
 bool tensorOrderLess(const std::string& a, const std::string& b);
 
@@ -25,7 +27,7 @@ public:
 
     explicit TensorTableModel(QObject* parent = nullptr);
 
-    void setModel(std::shared_ptr<const Model> model); // nullptr clears
+    void setModel(std::shared_ptr<const bq::Model> model); // nullptr clears
     QString tensorName(int row) const;
 
     int rowCount(const QModelIndex& parent = {}) const override;
@@ -41,7 +43,7 @@ private:
         std::uint64_t bytes = 0;
     };
     QVector<Row> m_rows;
-    std::shared_ptr<const Model> m_model; // keeps the tensors alive while shown
+    std::shared_ptr<const bq::Model> m_model; // keeps the tensors alive while shown
 };
 
-} // namespace bq
+} // namespace studio

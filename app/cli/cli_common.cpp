@@ -1,11 +1,5 @@
 #include "cli/cli_common.h"
-#include "bq/export/bitstudio_gguf.h"
-#include "bq/export/bitstudio_packed.h"
-#include "bq/formats/model_loader.h"
-#include "bq/quant/fake_quant_model.h"
-#include "bq/quant/run_file.h"
-#include "bq/runtime/fp32_model.h"
-#include "bq/runtime/packed_model.h"
+#include "bq/workflow/open_model.h"
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -30,101 +24,29 @@ void addBackendOption(CLI::App& cmd, ModelOptions& options)
         ->check(CLI::IsMember({"auto", "fp32", "packed"}));
 }
 
-namespace {
-
-bool isRunFile(const std::string& spec)
+bq::workflow::OpenOptions openOptions(const ModelOptions& options)
 {
-    return spec.size() > 3 && spec.compare(spec.size() - 3, 3, ".h5") == 0;
+    bq::workflow::OpenOptions o;
+    o.tokenizer = options.tokenizer;
+    o.threads = options.threads;
+    o.backend = options.backend;
+    return o;
 }
-
-// A run file's quantized model; the base model is reopened from the path stored in the run file
-// (--tokenizer, when given, replaces the stored tokenizer path).
-bq::quant::QuantizedModel openRunFile(const std::string& spec, const ModelOptions& options)
-{
-    const bq::quant::RunFileReader reader(spec);
-    return reader.loadQuantizedModel([&](const std::filesystem::path& model, const std::filesystem::path& tokenizer) {
-        bq::LoadOptions load;
-        load.tokenizerPath = options.tokenizer.empty() ? tokenizer : std::filesystem::path(options.tokenizer);
-        return bq::loadModel(model, load);
-    });
-}
-
-} // namespace
 
 std::shared_ptr<const bq::Model> openModel(const std::string& spec, const ModelOptions& options)
 {
-    if (isRunFile(spec))
-        return bq::quant::makeFakeQuantizedModel(openRunFile(spec, options));
-    bq::LoadOptions load;
-    load.tokenizerPath = options.tokenizer;
-    return bq::loadModel(spec, load);
+    return bq::workflow::openModel(spec, openOptions(options));
 }
-
-bool isBitstudioGguf(const bq::Model& model)
-{
-    if (model.sourceFormat != "gguf")
-        return false;
-    for (const auto& [key, value] : model.metadata)
-        if (key == bq::exporter::kBitstudioTensorsKey)
-            return true;
-    return false;
-}
-
-namespace {
-
-// A run file on the packed runtime: every quantized layer through the bitstudio kernels (exact, as the
-// bitstudio export runs), the rest fp32. A quantized tied embedding would also need a quantized lookup table,
-// which only the exported file has.
-std::shared_ptr<const bq::InferenceModel> packedRunFile(const std::string& spec, bq::quant::QuantizedModel q,
-                                                        const ModelOptions& options)
-{
-    if (q.base->config.tiedEmbeddings && q.layers.count("token_embd.weight"))
-        throw std::runtime_error(spec + ": --backend packed: the run quantized the tied embedding; export it "
-                                        "(bitstudio-cli export --format bitstudio) and run the exported file");
-    auto linears = std::make_shared<std::map<std::string, std::shared_ptr<const bq::PackedLinear>>>();
-    for (const auto& [name, layer] : q.layers)
-        linears->emplace(name, bq::exporter::makeBitstudioPackedLinear(layer));
-    bq::PackedModelOptions packed;
-    packed.linearFactory = [linears](const bq::Model&, const std::string& name) {
-        const auto it = linears->find(name);
-        return it == linears->end() ? nullptr : it->second;
-    };
-    return bq::makePackedModel(q.base, options.threads, std::move(packed));
-}
-
-} // namespace
 
 std::shared_ptr<const bq::InferenceModel> openInference(const std::string& spec, const ModelOptions& options)
 {
-    if (isRunFile(spec)) {
-        bq::quant::QuantizedModel q = openRunFile(spec, options);
-        if (!q.base->tokenizer)
-            throw std::runtime_error(spec + ": the base model has no tokenizer; pass --tokenizer FILE");
-        if (options.backend == "packed")
-            return packedRunFile(spec, std::move(q), options);
-        return bq::makeFp32Model(q.base, options.threads, q.fakeQuantOverrides());
-    }
-    return makeInference(openModel(spec, options), spec, options);
+    return bq::workflow::openInference(spec, openOptions(options));
 }
 
 std::shared_ptr<const bq::InferenceModel> makeInference(std::shared_ptr<const bq::Model> model,
                                                         const std::string& spec, const ModelOptions& options)
 {
-    if (!model->tokenizer)
-        throw std::runtime_error(spec + ": no tokenizer found; pass --tokenizer FILE");
-    if (options.backend == "fp32")
-        return bq::makeFp32Model(model, options.threads);
-    if (isRunFile(spec)) // openModel gave the fake-quantized model; the packed run needs the layers themselves
-        return options.backend == "packed" ? openInference(spec, options) : bq::makeFp32Model(model, options.threads);
-    if (isBitstudioGguf(*model)) { // every quantized layer exactly, through the bitstudio kernels
-        bq::PackedModelOptions packed;
-        packed.linearFactory = bq::exporter::bitstudioLinearFactory(model->sourcePath);
-        return bq::makePackedModel(model, options.threads, std::move(packed));
-    }
-    // Q1_0 / Q4_0 / Q8_0 linear weights: the packed runtime, used in place.
-    if (options.backend == "packed" || bq::hasPackedLinears(*model))
-        return bq::makePackedModel(model, options.threads);
-    return bq::makeFp32Model(model, options.threads);
+    return bq::workflow::makeInference(std::move(model), spec, openOptions(options));
 }
 
 std::string readTextFile(const std::string& path)

@@ -3,6 +3,7 @@
 #include "bq/jobs/job.h"
 #include "bq/model/model.h"
 #include "bq/runtime/inference.h"
+#include "bq/workflow/open_model.h"
 #include <CLI/CLI.hpp>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -23,12 +24,10 @@ void addModelOptions(CLI::App& cmd, ModelOptions& options);
 // --backend, for the commands that run a model (generate, chat, ppl, compare).
 void addBackendOption(CLI::App& cmd, ModelOptions& options);
 
-// MODEL is a file, a Hugging Face directory, or ":demo" (the built-in demo model).
+// The command-line options as workflow/open_model.h takes them; the three calls below are that file's, with them.
+bq::workflow::OpenOptions openOptions(const ModelOptions& options);
 std::shared_ptr<const bq::Model> openModel(const std::string& spec, const ModelOptions& options);
 std::shared_ptr<const bq::InferenceModel> openInference(const std::string& spec, const ModelOptions& options);
-// The back-end for a model openModel(spec, options) already returned (the chat needs the Model itself too).
-// A GGUF file in the bitstudio export layout (its loader has already dequantized the layers for fp32).
-bool isBitstudioGguf(const bq::Model& model);
 std::shared_ptr<const bq::InferenceModel> makeInference(std::shared_ptr<const bq::Model> model,
                                                         const std::string& spec, const ModelOptions& options);
 

@@ -4,6 +4,7 @@
 // versions built in memory (sign × mean|w| per 128 for Q1_0, ggml's reference quantizers otherwise), or the
 // packed tensors as stored for a packed GGUF.
 #include "bq/bench/bench.h"
+#include "bq/export/bitstudio_runtime.h"
 #include "bq/model/synthetic.h"
 #include "bq/runtime/fp32_model.h"
 #include "bq/runtime/packed_model.h"
@@ -12,7 +13,7 @@
 #include <map>
 #include <sstream>
 #include "cli/cli_common.h"
-#include "bq/export/bitstudio_packed.h"
+#include "bq/runtime/bitstudio_linear.h"
 #include "cli/commands.h"
 #include <cstdio>
 #include <iostream>
@@ -113,13 +114,13 @@ void registerBench(CLI::App& app)
                 request.kvElementBytesPerModel.push_back(packedOptions.f16KvCache ? 2 : 4);
             } else if (name == "bitstudio") {
                 // A bitstudio export runs as exported; any other model gets XNOR sign layers built in memory.
-                const bool exported = isBitstudioGguf(*model);
+                const bool exported = bq::workflow::isBitstudioGguf(*model);
                 if (!exported && packedInput)
                     throw std::runtime_error("bench: the bitstudio back-end runs a bitstudio export or an fp32 model; " +
                                              model->sourcePath + " holds other packed tensors");
                 bq::PackedModelOptions bitstudio = packedOptions;
                 bitstudio.linearFactory = exported ? bq::exporter::bitstudioLinearFactory(model->sourcePath)
-                                                   : bq::exporter::bitstudioSignFactory();
+                                                   : bq::bitstudioSignFactory();
                 if (!exported)
                     std::fprintf(stderr, "building bitstudio sign layers...\n");
                 request.models.push_back(bq::makePackedModel(model, o->modelOptions.threads, bitstudio));

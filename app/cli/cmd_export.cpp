@@ -2,8 +2,9 @@
 //  [--embeddings f16|q8_0|f32] [--refit] [--eval-text FILE] [--json]`.
 #include "bq/export/export_gguf.h"
 #include "bq/quant/quantized_model.h"
-#include "bq/quant/run_file.h"
+#include "bq/quant/run/run_file.h"
 #include "cli/cli_common.h"
+#include "bq/demo/demo_model.h"
 #include "cli/commands.h"
 #include <cstdio>
 #include <filesystem>
@@ -55,14 +56,13 @@ void registerExport(CLI::App& app)
     cmd->add_flag("--json", o->json, "Print the report as one JSON line");
     cmd->callback([o] {
         const fs::path run = runFileOf(o->in);
-        const bq::quant::QuantizedModel qm = bq::quant::RunFileReader(run).loadQuantizedModel();
+        const bq::quant::QuantizedModel qm = bq::workflow::openRunFile(run);
         bq::exporter::ExportOptions opt;
         opt.format = *bq::exporter::parseExportFormat(o->format);
         opt.embeddings = o->embeddings == "f32" ? bq::DType::F32 : o->embeddings == "q8_0" ? bq::DType::Q8_0
                                                                                          : bq::DType::F16;
         opt.refit = o->refit;
-        if (!o->evalText.empty())
-            opt.evalText = readTextFile(o->evalText);
+        opt.evalText = o->evalText.empty() ? bq::demoText() : readTextFile(o->evalText);
         bq::exporter::ExportReport report;
         ProgressPrinter progress("export", o->json);
         bq::CancelToken cancel;

@@ -108,12 +108,10 @@ void registerInfo(CLI::App& app)
     cmd->add_option("--tokenizer", o->modelOptions.tokenizer, "Tokenizer file for llama2.c checkpoints");
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->callback([o] {
-        bq::LoadOptions load;
-        load.tokenizerPath = o->modelOptions.tokenizer;
-        load.requireTokenizer = false;
-        const bool runFile = o->model.size() > 3 && o->model.compare(o->model.size() - 3, 3, ".h5") == 0;
         // A run file shows its fake-quantized model (openModel reopens the base model it names).
-        auto model = runFile ? openModel(o->model, o->modelOptions) : bq::loadModel(o->model, load);
+        bq::workflow::OpenOptions open = openOptions(o->modelOptions);
+        open.requireTokenizer = bq::workflow::isRunFileSpec(o->model);
+        auto model = bq::workflow::openModel(o->model, open);
         if (o->json)
             printJson(infoJson(*model));
         else

@@ -4,7 +4,7 @@
 // model as a Hugging Face directory that every other command can open.
 #include "bq/formats/convert.h"
 #include "bq/quant/fake_quant_model.h"
-#include "bq/quant/pipeline.h"
+#include "bq/quant/pipeline/pipeline.h"
 #include "bq/util/atomic_file.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"

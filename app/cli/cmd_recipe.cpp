@@ -1,6 +1,6 @@
 // `bitstudio-cli recipe MODEL (--recipe FILE | --method M) [--json]`: which method every weight matrix gets,
 // which rule decided it, and the size / bits / memory estimate, before anything runs.
-#include "bq/quant/method.h"
+#include "bq/quant/methods/method.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/recipe_options.h"

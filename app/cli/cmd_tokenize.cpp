@@ -29,9 +29,9 @@ void registerTokenize(CLI::App& app)
     cmd->callback([o] {
         std::shared_ptr<const bq::Tokenizer> tok;
         if (!o->model.empty()) {
-            bq::LoadOptions load;
-            load.tokenizerPath = o->tokenizer;
-            auto model = bq::loadModel(o->model, load);
+            bq::workflow::OpenOptions open;
+            open.tokenizer = o->tokenizer;
+            auto model = bq::workflow::openModel(o->model, open);
             tok = model->tokenizer;
             if (!tok)
                 throw std::runtime_error(o->model + ": no tokenizer found; pass --tokenizer FILE");

@@ -1,7 +1,7 @@
 // Options `quantize` and `recipe` share: where the recipe comes from and what to print about it.
 #pragma once
 #include "bq/model/model.h"
-#include "bq/quant/recipe.h"
+#include "bq/quant/recipe/recipe.h"
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <string>

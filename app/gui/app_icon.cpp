@@ -4,7 +4,9 @@
 #include <QPainterPath>
 #include <QPixmap>
 
-namespace bq {
+namespace studio {
+
+
 
 namespace {
 
@@ -57,4 +59,4 @@ QIcon appIcon()
     return icon;
 }
 
-} // namespace bq
+} // namespace studio

@@ -3,8 +3,8 @@
 #pragma once
 #include <QIcon>
 
-namespace bq {
+namespace studio {
 
 QIcon appIcon();
 
-} // namespace bq
+} // namespace studio

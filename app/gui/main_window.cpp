@@ -23,7 +23,9 @@
 #include <QStatusBar>
 #include <QTabWidget>
 
-namespace bq {
+namespace studio {
+
+using namespace bq;
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
 {
@@ -236,4 +238,4 @@ void MainWindow::dropEvent(QDropEvent* event)
     event->acceptProposedAction();
 }
 
-} // namespace bq
+} // namespace studio

@@ -1,4 +1,4 @@
-// The main window: menus, the "Model" dock (ModelPanel), central tabs (the model overview; Layers, Run and
+// The main window: menus, the "bq::Model" dock (ModelPanel), central tabs (the model overview; Layers, Run and
 // Chat come later), the "Log" dock and the status bar. It wires the load controller to the views and owns
 // no algorithm. GUI thread.
 #pragma once
@@ -11,8 +11,11 @@ class QProgressBar;
 class QTabWidget;
 
 namespace bq {
-
 struct Model;
+}
+
+namespace studio {
+
 class LogPanel;
 class ModelLoadController;
 class ModelOverview;
@@ -28,7 +31,7 @@ public:
     void openModel(const QString& path, const QString& tokenizerPath = {});
     void openDemo();
 
-    std::shared_ptr<const Model> model() const { return m_model; }
+    std::shared_ptr<const bq::Model> model() const { return m_model; }
     bool isLoading() const;
     ModelPanel* modelPanel() const { return m_modelPanel; }
     ModelOverview* overview() const { return m_overview; }
@@ -52,14 +55,14 @@ private:
     void chooseHfDirectory();
     void showAbout();
     void onLoadStarted(const QString& description);
-    void onLoaded(std::shared_ptr<const Model> model, double seconds);
+    void onLoaded(std::shared_ptr<const bq::Model> model, double seconds);
     void onLoadFailed(const QString& message);
     void setBusy(bool busy);
     QString lastDirectory() const;
     void rememberDirectory(const QString& path);
 
     ModelLoadController* m_loader = nullptr;
-    std::shared_ptr<const Model> m_model;
+    std::shared_ptr<const bq::Model> m_model;
     QTabWidget* m_tabs = nullptr;
     ModelOverview* m_overview = nullptr;
     ModelPanel* m_modelPanel = nullptr;
@@ -71,4 +74,4 @@ private:
     QString m_pendingDescription;
 };
 
-} // namespace bq
+} // namespace studio

@@ -6,7 +6,9 @@
 #include <QFileInfo>
 #include <exception>
 
-namespace bq {
+namespace studio {
+
+using namespace bq;
 
 QString ModelLoadRequest::description() const
 {
@@ -86,4 +88,4 @@ void ModelLoadController::onFailed(quint64 id, const QString& message)
     emit failed(message);
 }
 
-} // namespace bq
+} // namespace studio

@@ -10,7 +10,7 @@
 #include <QThread>
 #include <memory>
 
-namespace bq {
+namespace studio {
 
 struct ModelLoadRequest {
     QString path;          // file or HF directory; ignored when demo
@@ -56,6 +56,6 @@ private:
     int m_pending = 0;
 };
 
-} // namespace bq
+} // namespace studio
 
 Q_DECLARE_METATYPE(std::shared_ptr<const bq::Model>)

@@ -36,7 +36,7 @@ void collectModelTestMessages(QtMsgType type, const QMessageLogContext& context,
         g_previousHandler(type, context, message);
 }
 
-bool waitForLoad(bq::MainWindow& window, QSignalSpy& spy, int count = 1, int timeoutMs = 60000)
+bool waitForLoad(studio::MainWindow& window, QSignalSpy& spy, int count = 1, int timeoutMs = 60000)
 {
     return QTest::qWaitFor([&] { return spy.count() >= count && !window.isLoading(); }, timeoutMs);
 }
@@ -45,11 +45,11 @@ bool waitForLoad(bq::MainWindow& window, QSignalSpy& spy, int count = 1, int tim
 
 TEST_CASE("the main window opens the demo model through the load controller", "[gui]")
 {
-    bq::MainWindow window;
+    studio::MainWindow window;
     window.resize(1200, 800);
     window.show();
-    QSignalSpy loaded(&window, &bq::MainWindow::modelLoaded);
-    QSignalSpy failed(&window, &bq::MainWindow::loadFailed);
+    QSignalSpy loaded(&window, &studio::MainWindow::modelLoaded);
+    QSignalSpy failed(&window, &studio::MainWindow::loadFailed);
 
     window.openDemo();
     CHECK(window.isLoading()); // load() returns at once; the work happens on the worker thread
@@ -60,7 +60,7 @@ TEST_CASE("the main window opens the demo model through the load controller", "[
     REQUIRE(model->config.nLayers == 4);
     REQUIRE(model->config.vocabSize == 512);
 
-    const bq::ModelPanel* panel = window.modelPanel();
+    const studio::ModelPanel* panel = window.modelPanel();
     CHECK(panel->summaryValue(QStringLiteral("Layers")) == QStringLiteral("4"));
     CHECK(panel->summaryValue(QStringLiteral("Vocabulary")) == QStringLiteral("512"));
     CHECK(panel->summaryValue(QStringLiteral("Architecture")) == QStringLiteral("llama"));
@@ -73,23 +73,23 @@ TEST_CASE("the main window opens the demo model through the load controller", "[
     CHECK(window.windowTitle().contains(QStringLiteral("bitstudio demo")));
 
     // Metadata grouped by namespace, general first and the architecture next.
-    const bq::MetadataTree* tree = panel->metadataTree();
+    const studio::MetadataTree* tree = panel->metadataTree();
     CHECK(tree->groupNames() == QStringList({QStringLiteral("general"), QStringLiteral("llama"), QStringLiteral("tokenizer")}));
     CHECK(tree->value(QStringLiteral("llama.block_count")) == QStringLiteral("4"));
     CHECK(tree->value(QStringLiteral("tokenizer.ggml.bos_token_id")) == QStringLiteral("1"));
 
     // Tensor table in model order: 9 matrices/norms per block plus embedding, final norm and head.
-    const bq::TensorTableModel* tensors = panel->tensorModel();
+    const studio::TensorTableModel* tensors = panel->tensorModel();
     REQUIRE(tensors->rowCount() == int(model->tensors.size()));
     CHECK(tensors->rowCount() == 3 + 9 * 4);
     CHECK(tensors->tensorName(0) == QStringLiteral("token_embd.weight"));
     CHECK(tensors->tensorName(1) == QStringLiteral("blk.0.attn_norm.weight"));
     CHECK(tensors->tensorName(2) == QStringLiteral("blk.0.attn_q.weight"));
     CHECK(tensors->tensorName(tensors->rowCount() - 1) == QStringLiteral("output.weight"));
-    const QModelIndex qRow = tensors->index(2, bq::TensorTableModel::ShapeColumn);
+    const QModelIndex qRow = tensors->index(2, studio::TensorTableModel::ShapeColumn);
     CHECK(tensors->data(qRow).toString() == QStringLiteral("[128, 128]"));
-    CHECK(tensors->data(tensors->index(2, bq::TensorTableModel::DTypeColumn)).toString() == QStringLiteral("F32"));
-    CHECK(tensors->data(tensors->index(2, bq::TensorTableModel::BytesColumn), bq::TensorTableModel::SortRole)
+    CHECK(tensors->data(tensors->index(2, studio::TensorTableModel::DTypeColumn)).toString() == QStringLiteral("F32"));
+    CHECK(tensors->data(tensors->index(2, studio::TensorTableModel::BytesColumn), studio::TensorTableModel::SortRole)
               .toULongLong() == 128u * 128u * 4u);
 
     // The filter box narrows the table (substring, or wildcards when * or ? is typed).
@@ -103,8 +103,8 @@ TEST_CASE("the main window opens the demo model through the load controller", "[
     panel->tensorFilter()->clear();
     CHECK(proxy->rowCount() == tensors->rowCount());
     // Sorting by size puts a [512, 128] matrix (embedding or head) first.
-    proxy->sort(bq::TensorTableModel::BytesColumn, Qt::DescendingOrder);
-    const QString biggest = proxy->data(proxy->index(0, bq::TensorTableModel::NameColumn)).toString();
+    proxy->sort(studio::TensorTableModel::BytesColumn, Qt::DescendingOrder);
+    const QString biggest = proxy->data(proxy->index(0, studio::TensorTableModel::NameColumn)).toString();
     CHECK((biggest == QStringLiteral("token_embd.weight") || biggest == QStringLiteral("output.weight")));
 
     // The central overview describes the same model, including how its tokenizer splits a sentence.
@@ -124,18 +124,18 @@ TEST_CASE("the tensor table model passes QAbstractItemModelTester", "[gui]")
     g_modelTestFailures.clear();
     g_previousHandler = qInstallMessageHandler(collectModelTestMessages);
     {
-        bq::TensorTableModel model;
+        studio::TensorTableModel model;
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
         QSortFilterProxyModel proxy;
         proxy.setSourceModel(&model);
-        proxy.setSortRole(bq::TensorTableModel::SortRole);
+        proxy.setSortRole(studio::TensorTableModel::SortRole);
         QAbstractItemModelTester proxyTester(&proxy, QAbstractItemModelTester::FailureReportingMode::Warning);
 
         const auto demo = bq::makeDemoModel();
         model.setModel(demo);
         CHECK(model.rowCount() == 39);
-        CHECK(model.columnCount() == bq::TensorTableModel::ColumnCount);
-        proxy.sort(bq::TensorTableModel::ShapeColumn, Qt::AscendingOrder);
+        CHECK(model.columnCount() == studio::TensorTableModel::ColumnCount);
+        proxy.sort(studio::TensorTableModel::ShapeColumn, Qt::AscendingOrder);
         proxy.setFilterFixedString(QStringLiteral("blk.2"));
         CHECK(proxy.rowCount() == 9);
         proxy.setFilterFixedString(QString());
@@ -157,9 +157,9 @@ TEST_CASE("the tensor table model passes QAbstractItemModelTester", "[gui]")
 
 TEST_CASE("the event loop keeps turning while a model loads", "[gui]")
 {
-    bq::MainWindow window;
+    studio::MainWindow window;
     window.show();
-    QSignalSpy loaded(&window, &bq::MainWindow::modelLoaded);
+    QSignalSpy loaded(&window, &studio::MainWindow::modelLoaded);
 
     QElapsedTimer clock;
     int ticks = 0;
@@ -190,10 +190,10 @@ TEST_CASE("the event loop keeps turning while a model loads", "[gui]")
 
 TEST_CASE("a model that cannot be loaded is reported without crashing", "[gui]")
 {
-    bq::MainWindow window;
+    studio::MainWindow window;
     window.show();
-    QSignalSpy loaded(&window, &bq::MainWindow::modelLoaded);
-    QSignalSpy failed(&window, &bq::MainWindow::loadFailed);
+    QSignalSpy loaded(&window, &studio::MainWindow::modelLoaded);
+    QSignalSpy failed(&window, &studio::MainWindow::loadFailed);
 
     window.openDemo();
     REQUIRE(waitForLoad(window, loaded));
@@ -231,9 +231,9 @@ TEST_CASE("a model that cannot be loaded is reported without crashing", "[gui]")
 
 TEST_CASE("a newer load supersedes an older one", "[gui]")
 {
-    bq::MainWindow window;
-    QSignalSpy loaded(&window, &bq::MainWindow::modelLoaded);
-    QSignalSpy failed(&window, &bq::MainWindow::loadFailed);
+    studio::MainWindow window;
+    QSignalSpy loaded(&window, &studio::MainWindow::modelLoaded);
+    QSignalSpy failed(&window, &studio::MainWindow::loadFailed);
     window.openModel(QStringLiteral("/nonexistent/first.gguf"));
     window.openDemo();
     REQUIRE(waitForLoad(window, loaded));

@@ -1,6 +1,6 @@
 // Analysis metrics (methods.md §2.6, §3.7.4) against direct evaluation: explicit tokens instead of Grams,
 // explicit T × T similarity matrices, constructed spectra.
-#include "bq/quant/analysis.h"
+#include "bq/quant/analysis/analysis.h"
 #include "bq/util/errors.h"
 #include <Eigen/Dense>
 #include <algorithm>

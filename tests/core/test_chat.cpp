@@ -3,6 +3,7 @@
 // context-overflow policies and the statistics.
 #include "bq/chat/chat_session.h"
 #include "bq/chat/chat_template.h"
+#include "bq/demo/demo_model.h"
 #include "bq/formats/model_loader.h"
 #include "bq/runtime/fp32_model.h"
 #include "bq/tokenizer/tokenizer.h"
@@ -33,7 +34,7 @@ std::vector<ChatMessage> conversation()
 
 std::shared_ptr<InferenceModel> demoModel()
 {
-    static std::shared_ptr<InferenceModel> model = makeFp32Model(loadModel(":demo"), 2);
+    static std::shared_ptr<InferenceModel> model = makeFp32Model(makeDemoModel(), 2);
     return model;
 }
 
@@ -313,7 +314,7 @@ TEST_CASE("a multi-turn chat prefills only the new tokens and its cache equals a
 
 TEST_CASE("streamed text never splits a UTF-8 character across pieces", "[chat][utf8]")
 {
-    auto tok = loadModel(":demo")->tokenizer;
+    auto tok = makeDemoModel()->tokenizer;
     // "h\xC3\xA9!\xF0\x9F\x99\x82" = "hé!🙂" as demo byte tokens <0xNN> (id 3 + byte).
     const std::string text = "h\xC3\xA9!\xF0\x9F\x99\x82";
     std::vector<std::int32_t> script;

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include "bq/demo/demo_model.h"
 #include "bq/eval/perplexity.h"
+#include "bq/tokenizer/documents.h"
 #include "bq/model/model.h"
 #include "bq/runtime/fp32_model.h"
 #include "bq/runtime/inference.h"

@@ -3,6 +3,7 @@
 // stories260K golden figures.
 #include "bq/eval/compare.h"
 #include "bq/eval/perplexity.h"
+#include "bq/tokenizer/documents.h"
 #include "bq/runtime/inference.h"
 #include "bq/tokenizer/tokenizer.h"
 #include "support/test_support.h"

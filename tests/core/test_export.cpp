@@ -3,8 +3,9 @@
 // their messages, the Q1_0 refit, atomic writes, and the exported files run in the reference and packed
 // runtimes against the fake-quantized reference model.
 #include "bq/demo/demo_model.h"
-#include "bq/export/bitstudio_gguf.h"
-#include "bq/export/bitstudio_packed.h"
+#include "bq/export/bitstudio_runtime.h"
+#include "bq/formats/bitstudio_gguf.h"
+#include "bq/runtime/bitstudio_linear.h"
 #include "bq/export/export_gguf.h"
 #include "bq/export/ggml_blocks.h"
 #include "bq/formats/gguf_file.h"
@@ -13,7 +14,7 @@
 #include "bq/model/synthetic.h"
 #include "bq/model/tensor_names.h"
 #include "bq/quant/quantized_model.h"
-#include "bq/quant/run_file.h"
+#include "bq/quant/run/run_file.h"
 #include "bq/runtime/fp32_model.h"
 #include "bq/runtime/packed_model.h"
 #include "bq/util/cpu_features.h"
@@ -419,6 +420,7 @@ TEST_CASE("q1_0 export refuses other methods unless --refit, which reports its K
 
     ex::ExportOptions opt;
     opt.refit = true;
+    opt.evalText = bq::demoText();
     const auto report = runExport(qm, out, opt);
     CHECK(report.refitted.size() == 28);
     INFO("refit KL " << report.refitKl << " top1 " << report.refitTop1);
@@ -536,7 +538,7 @@ TEST_CASE("bitstudio export carries every plane, mask and code kind exactly and 
     const auto& p2 = qm.layers.at("blk.0.attn_q.weight").planes[2]; // element-masked: only the selected signs
     CHECK(f->findTensor("blk.0.attn_q.p2.signs")->nbytes == std::uint64_t((p2.mask.elements.cast<int>().sum() + 7) / 8));
 
-    const auto back = ex::readBitstudioLayers(*f);
+    const auto back = bq::readBitstudioLayers(*f);
     REQUIRE(back.size() == qm.layers.size());
     for (const auto& [name, q] : qm.layers) {
         INFO(name);
@@ -583,7 +585,7 @@ TEST_CASE("bitstudio export carries every plane, mask and code kind exactly and 
     const auto refLogits = logitsOf(*makeFp32Model(qm.base, 1, o), tokens);
     CHECK(maxAbsDiff(logitsOf(*makeFp32Model(loaded, 1), tokens), refLogits) < 1e-4);
     PackedModelOptions po;
-    po.linearFactory = ex::bitstudioLinearFactory(out);
+    po.linearFactory = bq::exporter::bitstudioLinearFactory(out);
     auto packed = makePackedModel(loaded, 1, po);
     const double d = maxAbsDiff(logitsOf(*packed, tokens), refLogits);
     INFO("packed bitstudio max |Δlogit| " << d);
@@ -602,11 +604,11 @@ TEST_CASE("bitstudio PackedLinear: scalar and AVX2 kernels equal the dequantized
         std::vector<float> x(std::size_t(3 * m));
         for (float& v : x)
             v = nd(rng);
-        std::vector<ex::PackedKernel> kinds{ex::PackedKernel::Scalar};
+        std::vector<bq::BitstudioKernel> kinds{bq::BitstudioKernel::Scalar};
         if (cpuFeatures().avx2)
-            kinds.push_back(ex::PackedKernel::Avx2);
+            kinds.push_back(bq::BitstudioKernel::Avx2);
         for (auto kind : kinds) {
-            auto lin = ex::makeBitstudioPackedLinear(q, kind);
+            auto lin = bq::makeBitstudioPackedLinear(q, kind);
             CHECK(lin->rows() == n);
             CHECK(lin->cols() == m);
             CHECK(lin->kind() == "bitstudio.kitchen-sink");

@@ -1,14 +1,15 @@
 // The salient / alternating-refinement family (billm, arb, arb-x, arb-rc, output-align): monotone
 // iterations, objectives checked by direct evaluation, exact reconstruction and the full bit count.
 #include "bq/jobs/job.h"
-#include "bq/quant/binary_family.h"
-#include "bq/quant/block_compensation.h"
-#include "bq/quant/hessian.h"
-#include "bq/quant/method.h"
+#include "bq/quant/methods/binary_family.h"
+#include "bq/quant/obc/block_compensation.h"
+#include "bq/quant/obc/hessian.h"
+#include "bq/quant/methods/method.h"
 #include "bq/util/errors.h"
 #include <catch2/catch.hpp>
 #include <random>
 
+using namespace bq;
 using namespace bq::quant;
 using namespace bq::quant::binary;
 

@@ -1,12 +1,13 @@
 // Run time of the salient / alternating-refinement family on OPT-125M-shaped layers (prints seconds per
 // method; fails if a layer takes minutes).
-#include "bq/quant/binary_family.h"
+#include "bq/quant/methods/binary_family.h"
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <ctime>
 #include <iostream>
 #include <random>
 
+using namespace bq;
 using namespace bq::quant;
 using namespace bq::quant::binary;
 

@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "bq/jobs/job.h"
-#include "bq/quant/hessian.h"
-#include "bq/quant/method.h"
+#include "bq/quant/obc/hessian.h"
+#include "bq/quant/methods/method.h"
 #include "bq/util/errors.h"
 #include "bq/util/fp16.h"
 

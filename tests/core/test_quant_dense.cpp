@@ -1,11 +1,12 @@
 // The quantization engine's dense kernels (bq/quant/dense_kernels.h): every compiled path against a plain
 // reference product, the blocked rank-k update leaves the strict upper triangle alone, the factorizations
 // invert what they claim to, and a repeated call is bit-identical.
-#include "bq/quant/dense_kernels.h"
+#include "bq/quant/dense/dense_kernels.h"
 #include <Eigen/Dense>
 #include <catch2/catch.hpp>
 #include <random>
 
+using namespace bq;
 using namespace bq::quant;
 
 namespace {

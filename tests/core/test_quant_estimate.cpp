@@ -2,10 +2,10 @@
 // held in memory (QuantizedLinear::residentBytes), the results of a whole run, and the buffers of the parts.
 #include "bq/model/model.h"
 #include "bq/model/synthetic.h"
-#include "bq/quant/calibration.h"
-#include "bq/quant/method.h"
-#include "bq/quant/pipeline.h"
-#include "bq/quant/recipe.h"
+#include "bq/quant/calibration/calibration.h"
+#include "bq/quant/methods/method.h"
+#include "bq/quant/pipeline/pipeline.h"
+#include "bq/quant/recipe/recipe.h"
 #include <catch2/catch.hpp>
 #include <random>
 

@@ -4,9 +4,9 @@
 #include "bq/eval/perplexity.h"
 #include "bq/formats/model_loader.h"
 #include "bq/model/model.h"
-#include "bq/quant/calibration.h"
-#include "bq/quant/pipeline.h"
-#include "bq/quant/recipe.h"
+#include "bq/quant/calibration/calibration.h"
+#include "bq/quant/pipeline/pipeline.h"
+#include "bq/quant/recipe/recipe.h"
 #include "bq/runtime/fp32_model.h"
 #include "support/test_support.h"
 #include <catch2/catch.hpp>

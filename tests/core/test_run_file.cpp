@@ -2,8 +2,8 @@
 // messages for broken files, fingerprints, and an independent read with h5py.
 #include "bq/demo/demo_model.h"
 #include "bq/model/model.h"
-#include "bq/quant/fingerprint.h"
-#include "bq/quant/run_file.h"
+#include "bq/quant/run/fingerprint.h"
+#include "bq/quant/run/run_file.h"
 #include "bq/util/errors.h"
 #include "support/test_support.h"
 #include <catch2/catch.hpp>

@@ -14,7 +14,7 @@ the CPU this runs on:
                       gives the ISA objects) calls into ISA code only at a dispatch entry point, and executes
                       no instruction beyond baseline x86-64 (VEX/EVEX encodings, ymm/zmm/mask registers) except
                       in functions compiled with a target attribute (named ...Avx2 / ...Avx512).
-  binaries BUILD_DIR  the binary check for every executable under BUILD_DIR that has a linker map.
+  binaries BUILD_DIR  the binary check for bitstudio-cli and bitstudio under BUILD_DIR.
 """
 import os
 import re
@@ -57,6 +57,35 @@ def demangle(names):
     return out.splitlines()
 
 
+def startup_code_problems(path):
+    """Code an ISA object runs at program start, on every CPU, before any dispatch: C++ dynamic initialisers
+    (_GLOBAL__sub_I_*) and the constructors a sanitizer adds to each object (_sub_I_*). They, and every function
+    of the same object they call, must use no instruction beyond baseline x86-64. (At -O3 Eigen's namespace-scope
+    constants fold away; at -O1 they are initialised at start-up, with whatever instructions the file allows.)"""
+    symbols = subprocess.run(["nm", "--defined-only", path], capture_output=True, text=True, check=True).stdout
+    local = {parts[2] for parts in (line.split() for line in symbols.splitlines()) if len(parts) >= 3}
+    starts = [n for n in local if n.startswith("_GLOBAL__sub_") or re.match(r"_sub_[ID]_\d+_\d+$", n)]
+    problems, seen = [], set()
+
+    def visit(name, start):
+        if name in seen:
+            return
+        seen.add(name)
+        listing = subprocess.run(["objdump", "-dr", "--no-show-raw-insn", f"--disassemble={name}", path],
+                                 capture_output=True, text=True, check=True).stdout
+        for insn in INSTRUCTION.finditer(listing):
+            if needs_more_than_baseline(insn.group(2), insn.group(3)):
+                problems.append((start, f"start-up code ({name}) executes `{insn.group(2)} {insn.group(3)}`"))
+                return
+        for callee in re.findall(r"R_X86_64_(?:PLT|PC)32\s+([^\s+-]+)", listing):
+            if callee in local and callee != name and not callee.startswith("."):
+                visit(callee, start)
+
+    for start in sorted(starts):
+        visit(start, start)
+    return problems
+
+
 def check_objects(build_dir):
     isa, generic = {}, {}
     for path in object_files(build_dir):
@@ -80,9 +109,7 @@ def check_objects(build_dir):
                 others = [os.path.relpath(p, build_dir) for p in owners[symbol] if p != path]
                 failures.append((path, symbol, "also defined in " + ", ".join(others[:3])))
     for path in sorted(isa):
-        sections = subprocess.run(["objdump", "-h", path], capture_output=True, text=True, check=True).stdout
-        if re.search(r"\s\.(init_array|ctors)\b", sections):
-            failures.append((path, "(static constructor)", "runs at program start, before any dispatch"))
+        failures.extend((path, symbol, why) for symbol, why in startup_code_problems(path))
     names = demangle([s for _p, s, _w in failures])
     for (path, _symbol, why), name in zip(failures, names):
         print(f"LEAK {os.path.relpath(path, build_dir)}: {name}: {why}")
@@ -121,7 +148,7 @@ def isa_ranges(map_path):
 
 VECTOR_OPERAND = re.compile(r"%[yz]mm\d+|%k[0-7]\b")
 FUNCTION_LABEL = re.compile(r"^([0-9a-f]+) <(.+)>:$")
-INSTRUCTION = re.compile(r"^\s*([0-9a-f]+):\s+(\S+)\s*(.*)$")
+INSTRUCTION = re.compile(r"^\s*([0-9a-f]+):\s+(\S+)[ \t]*(.*)$", re.M)
 BRANCH_TARGET = re.compile(r"^([0-9a-f]+) <(.+?)(\+0x[0-9a-f]+)?>$")
 # The dispatch entry points: functions an ISA file exports for the generic dispatcher to call.
 ENTRY_POINT = re.compile(r"(Avx2|Avx512)\(|::(avx2|avx512)::")
@@ -135,10 +162,7 @@ def needs_more_than_baseline(mnemonic, operands):
 
 
 def check_binary(exe, map_path):
-    ranges = isa_ranges(map_path)
-    if not ranges:
-        print(f"{map_path}: no code from ISA objects found in the linker map", file=sys.stderr)
-        return 1
+    ranges = isa_ranges(map_path)  # empty when the executable links no ISA object: then all code is generic
 
     def inside(address):
         lo, hi = 0, len(ranges)
@@ -190,18 +214,19 @@ def check_binary(exe, map_path):
 
 
 def check_all_binaries(build_dir):
-    """check_binary for every executable in the tree that has a linker map next to it."""
-    status, count = 0, 0
+    """check_binary for the executables users run (bitstudio-cli, bitstudio), in parallel. The object check
+    covers every other executable, the tests included: they link the same objects."""
+    from concurrent.futures import ThreadPoolExecutor
+    jobs = []
     for root, _dirs, files in os.walk(build_dir):
         for name in sorted(files):
-            exe = os.path.join(root, name[:-4])
-            if name.endswith(".map") and os.path.isfile(exe):
-                count += 1
-                status |= check_binary(exe, os.path.join(root, name))
-    if count == 0:
-        print(f"no executables with a linker map under {build_dir}", file=sys.stderr)
+            if name in ("bitstudio-cli.map", "bitstudio.map") and os.path.isfile(os.path.join(root, name[:-4])):
+                jobs.append((os.path.join(root, name[:-4]), os.path.join(root, name)))
+    if not jobs:
+        print(f"no bitstudio executables with a linker map under {build_dir}", file=sys.stderr)
         return 1
-    return status
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return max(pool.map(lambda job: check_binary(*job), jobs))
 
 
 def main(argv):

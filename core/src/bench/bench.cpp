@@ -1,4 +1,5 @@
 #include "bq/bench/bench.h"
+#include "bq/jobs/run_job.h"
 #include "bq/bench/bandwidth.h"
 #include "bq/runtime/inference.h"
 #include "bq/util/cpu_features.h"
@@ -97,7 +98,7 @@ JobResult runBench(const BenchRequest& request, BenchReport& report, EventSink& 
 {
     report = {};
     const auto start = Clock::now();
-    try {
+    return runJob("bench: ", [&]() -> JobResult {
         if (request.models.empty())
             return {JobStatus::Failed, "bench: no model to measure", {}};
         for (const auto& m : request.models)
@@ -229,11 +230,7 @@ JobResult runBench(const BenchRequest& request, BenchReport& report, EventSink& 
         report.peakRss = peakRssBytes();
         sink.log(LogLevel::Info, formatBenchTable(report));
         return {};
-    } catch (const Cancelled&) {
-        return {JobStatus::Cancelled, "cancelled", {}};
-    } catch (const std::exception& e) {
-        return {JobStatus::Failed, std::string("bench: ") + e.what(), {}};
-    }
+    });
 }
 
 std::string benchReportJson(const BenchReport& report)

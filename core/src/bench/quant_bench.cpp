@@ -1,10 +1,11 @@
 #include "bq/bench/quant_bench.h"
+#include "bq/jobs/run_job.h"
 #include "bq/model/model.h"
 #include "bq/model/synthetic.h"
-#include "bq/quant/calibration.h"
-#include "bq/quant/dense_kernels.h"
-#include "bq/quant/pipeline.h"
-#include "bq/quant/recipe.h"
+#include "bq/quant/calibration/calibration.h"
+#include "bq/quant/dense/dense_kernels.h"
+#include "bq/quant/pipeline/pipeline.h"
+#include "bq/quant/recipe/recipe.h"
 #include "bq/util/errors.h"
 #include "bq/util/thread_pool.h"
 #include <Eigen/Core>
@@ -118,7 +119,7 @@ JobResult runQuantBench(const QuantBenchRequest& request, QuantBenchReport& repo
                         const CancelToken& cancel)
 {
     JobResult job;
-    try {
+    job = runJob("", [&]() -> JobResult {
         SyntheticShape shape = syntheticShape(request.shape);
         if (request.blocks > 0)
             shape.config.nLayers = std::min(shape.config.nLayers, request.blocks);
@@ -193,13 +194,8 @@ JobResult runQuantBench(const QuantBenchRequest& request, QuantBenchReport& repo
         report.estimatedPeakBytes = result.estimate.peakBytes;
         job.status = JobStatus::Completed;
         job.message = "quantized " + std::to_string(report.quantizedTensors) + " weight matrices";
-    } catch (const Cancelled&) {
-        job.status = JobStatus::Cancelled;
-        job.message = "cancelled";
-    } catch (const std::exception& e) {
-        job.status = JobStatus::Failed;
-        job.message = e.what();
-    }
+        return job;
+    });
     return job;
 }
 

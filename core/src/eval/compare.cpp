@@ -1,4 +1,5 @@
 #include "bq/eval/compare.h"
+#include "bq/jobs/run_job.h"
 #include "bq/runtime/inference.h"
 #include "bq/tokenizer/tokenizer.h"
 #include "bq/util/errors.h"
@@ -35,7 +36,7 @@ JobResult compareModels(const InferenceModel& a, const InferenceModel& b, const 
 {
     result = {};
     const auto start = std::chrono::steady_clock::now();
-    try {
+    return runJob("compare: ", [&]() -> JobResult {
         const Tokenizer& ta = a.tokenizer();
         const Tokenizer& tb = b.tokenizer();
         if (ta.vocabSize() != tb.vocabSize())
@@ -154,11 +155,7 @@ JobResult compareModels(const InferenceModel& a, const InferenceModel& b, const 
                                      std::to_string(result.a.ppl) + " vs " + std::to_string(result.b.ppl) +
                                      " over " + std::to_string(predicted) + " predicted tokens");
         return {};
-    } catch (const Cancelled&) {
-        return {JobStatus::Cancelled, "cancelled", {}};
-    } catch (const std::exception& e) {
-        return {JobStatus::Failed, std::string("compare: ") + e.what(), {}};
-    }
+    });
 }
 
 } // namespace bq

@@ -1,5 +1,7 @@
 #include "bq/eval/perplexity.h"
+#include "bq/jobs/run_job.h"
 #include "bq/runtime/inference.h"
+#include "bq/tokenizer/documents.h"
 #include "bq/tokenizer/tokenizer.h"
 #include "bq/util/errors.h"
 #include "bq/util/progress.h"
@@ -14,22 +16,6 @@ namespace bq {
 
 namespace {
 
-constexpr std::string_view kSpace = " \t\r\n\v\f";
-
-bool isBlankLine(std::string_view line)
-{
-    return line.find_first_not_of(kSpace) == std::string_view::npos;
-}
-
-std::string trimmed(std::string_view s)
-{
-    const auto b = s.find_first_not_of(kSpace);
-    if (b == std::string_view::npos)
-        return {};
-    const auto e = s.find_last_not_of(kSpace);
-    return std::string(s.substr(b, e - b + 1));
-}
-
 // Prefill chunk: bounds the logits buffer to ~128 MB whatever the vocabulary (128k vocab → 256 tokens).
 int chunkTokens(int vocab)
 {
@@ -39,38 +25,6 @@ int chunkTokens(int vocab)
 
 } // namespace
 
-std::vector<std::string> splitDocuments(const std::string& text)
-{
-    std::vector<std::string> docs;
-    const std::string_view all(text);
-    std::size_t docStart = std::string_view::npos; // start of the current document's first line
-    std::size_t docEnd = 0;                        // end of its last non-blank line
-    std::size_t pos = 0;
-    while (pos <= all.size()) {
-        std::size_t nl = all.find('\n', pos);
-        if (nl == std::string_view::npos)
-            nl = all.size();
-        const std::string_view line = all.substr(pos, nl - pos);
-        if (isBlankLine(line)) {
-            if (docStart != std::string_view::npos) {
-                if (auto d = trimmed(all.substr(docStart, docEnd - docStart)); !d.empty())
-                    docs.push_back(std::move(d));
-                docStart = std::string_view::npos;
-            }
-        } else {
-            if (docStart == std::string_view::npos)
-                docStart = pos;
-            docEnd = nl;
-        }
-        if (nl == all.size())
-            break;
-        pos = nl + 1;
-    }
-    if (docStart != std::string_view::npos)
-        if (auto d = trimmed(all.substr(docStart, docEnd - docStart)); !d.empty())
-            docs.push_back(std::move(d));
-    return docs;
-}
 
 double logSumExp(std::span<const float> x) noexcept
 {
@@ -135,7 +89,7 @@ JobResult evaluatePerplexity(const InferenceModel& model, const PerplexityReques
 {
     result = {};
     const auto start = std::chrono::steady_clock::now();
-    try {
+    return runJob("perplexity: ", [&]() -> JobResult {
         const int ctx = request.ctx > 0 ? request.ctx : model.config().maxSeqLen;
         std::vector<std::vector<std::int32_t>> seqs;
         if (auto why = buildEvalSequences(model.tokenizer(), request, ctx, seqs, cancel); !why.empty())
@@ -208,11 +162,7 @@ JobResult evaluatePerplexity(const InferenceModel& model, const PerplexityReques
                                      std::to_string(predicted) + " predicted tokens in " + std::to_string(total) +
                                      (request.mode == PerplexityMode::Windows ? " windows" : " documents"));
         return {};
-    } catch (const Cancelled&) {
-        return {JobStatus::Cancelled, "cancelled", {}};
-    } catch (const std::exception& e) {
-        return {JobStatus::Failed, std::string("perplexity: ") + e.what(), {}};
-    }
+    });
 }
 
 } // namespace bq

@@ -1,7 +1,7 @@
 #include "bq/export/export_gguf.h"
-#include "bq/demo/demo_model.h"
+#include "bq/jobs/run_job.h"
 #include "bq/eval/compare.h"
-#include "bq/export/bitstudio_gguf.h"
+#include "bq/formats/bitstudio_gguf.h"
 #include "bq/export/ggml_blocks.h"
 #include "bq/formats/convert.h"
 #include "bq/model/model.h"
@@ -15,7 +15,6 @@
 namespace bq::exporter {
 
 namespace fs = std::filesystem;
-using quant::QuantizedLinear;
 
 const char* exportFormatName(ExportFormat f) noexcept
 {
@@ -68,13 +67,17 @@ void measureRefit(const quant::QuantizedModel& model, const std::map<std::string
     WeightOverrides exact = model.fakeQuantOverrides();
     WeightOverrides refit = exact;
     for (const auto& [name, q] : refits) {
-        const quant::MatrixXfR w = q.dequantize();
+        const MatrixXfR w = q.dequantize();
         refit[name] = std::make_shared<const std::vector<float>>(w.data(), w.data() + w.size());
     }
     auto a = makeFp32Model(model.base, 0, std::move(exact));
     auto b = makeFp32Model(model.base, 0, std::move(refit));
+    if (options.evalText.empty()) {
+        report.refitNote = "not measured: no evaluation text was given";
+        return;
+    }
     PerplexityRequest req;
-    req.text = options.evalText.empty() ? demoText() : options.evalText;
+    req.text = options.evalText;
     if (req.text.size() > options.evalMaxChars)
         req.text.resize(options.evalMaxChars);
     req.ctx = std::min(options.evalCtx, model.base->config.maxSeqLen);
@@ -99,7 +102,7 @@ JobResult exportGguf(const quant::QuantizedModel& model, const fs::path& path, c
     const auto t0 = std::chrono::steady_clock::now();
     report = ExportReport{};
     JobResult result;
-    try {
+    result = runJob("", [&]() -> JobResult {
         if (!model.base)
             throw std::invalid_argument("export: the quantized model has no base model");
         const Model& base = *model.base;
@@ -227,13 +230,8 @@ JobResult exportGguf(const quant::QuantizedModel& model, const fs::path& path, c
         result.outputs.push_back(path);
         result.message = "exported " + std::to_string(report.quantizedTensors) + " quantized tensors as " + fmt +
                          " to " + path.string() + " (" + std::to_string(report.fileBytes) + " bytes)";
-    } catch (const Cancelled&) {
-        result.status = JobStatus::Cancelled;
-        result.message = "export cancelled";
-    } catch (const std::exception& e) {
-        result.status = JobStatus::Failed;
-        result.message = e.what();
-    }
+        return result;
+    });
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return result;
 }

@@ -6,8 +6,6 @@
 
 namespace bq::exporter {
 
-using quant::MatrixXfR;
-using quant::QuantizedLinear;
 
 namespace {
 
@@ -133,7 +131,7 @@ QuantizedLinear refitToQ1_0(const QuantizedLinear& layer)
     out.rows = layer.rows;
     out.cols = layer.cols;
     out.storageBitsPerWeight = 1.125;
-    quant::SignPlane p;
+    SignPlane p;
     p.group = 128;
     p.signs.resize(layer.rows, layer.cols);
     p.rowScale.resize(layer.rows, layer.cols / 128);
@@ -169,9 +167,9 @@ std::string q1_0Obstacle(const QuantizedLinear& q)
     if (q.codes)
         add("a " + std::to_string(q.codes->bits) + "-bit code plane");
     for (const auto& p : q.planes) {
-        if (p.mask.kind == quant::PlaneMask::Kind::Columns)
+        if (p.mask.kind == PlaneMask::Kind::Columns)
             add("column masks");
-        if (p.mask.kind == quant::PlaneMask::Kind::Elements)
+        if (p.mask.kind == PlaneMask::Kind::Elements)
             add("element bitmaps");
         if (p.group != 128)
             add("scale group " + (p.group == 0 ? std::string("whole row") : std::to_string(p.group)) +

@@ -1,5 +1,5 @@
 #include "bq/formats/gguf_model.h"
-#include "bq/export/bitstudio_gguf.h"
+#include "bq/formats/bitstudio_gguf.h"
 #include "bq/formats/gguf_file.h"
 #include "bq/tokenizer/hf_bpe_tokenizer.h"
 #include "bq/tokenizer/sp_bpe_tokenizer.h"
@@ -162,7 +162,7 @@ std::shared_ptr<Model> loadGgufModel(const std::filesystem::path& path)
 
     for (const auto& info : f->tensorInfos())
         model->tensors.emplace(info.name, f->tensor(info));
-    exporter::applyBitstudioTensors(*f, *model); // bitstudio-format layers -> dequantized F32 weights
+    applyBitstudioTensors(*f, *model); // bitstudio-format layers -> dequantized F32 weights
     c.tiedEmbeddings = model->find("output.weight") == nullptr;
     c.qkvBias = model->find("blk.0.attn_q.bias") != nullptr;
     if (const Tensor* e = model->find("token_embd.weight"); e && e->shape.size() == 2)

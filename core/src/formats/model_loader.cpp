@@ -1,5 +1,4 @@
 #include "bq/formats/model_loader.h"
-#include "bq/demo/demo_model.h"
 #include "bq/formats/gguf_model.h"
 #include "bq/formats/hf_loader.h"
 #include "bq/formats/llama2c_reader.h"
@@ -58,8 +57,6 @@ bool hasExtension(const std::filesystem::path& p, const char* ext)
 
 std::shared_ptr<const Model> loadModel(const std::filesystem::path& path, const LoadOptions& options)
 {
-    if (path == ":demo")
-        return makeDemoModel();
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
         if (!std::filesystem::exists(path / "config.json"))

@@ -1,4 +1,5 @@
 #include "bq/quant/fake_quant_model.h"
+#include "bq/quant/quantized_model.h"
 #include "bq/model/model.h"
 #include <map>
 #include <stdexcept>
@@ -29,6 +30,20 @@ std::shared_ptr<const Model> makeFakeQuantizedModel(const QuantizedModel& q)
         model->metadata.emplace_back("bitstudio.quantized." + method, std::to_string(count) + " tensors");
     model->sourceFormat = q.base->sourceFormat + "+fake-quant";
     return model;
+}
+
+} // namespace bq::quant
+
+namespace bq::quant {
+
+WeightOverrides QuantizedModel::fakeQuantOverrides() const
+{
+    WeightOverrides out;
+    for (const auto& [name, layer] : layers) {
+        const MatrixXfR w = layer.dequantize();
+        out[name] = std::make_shared<const std::vector<float>>(w.data(), w.data() + w.size());
+    }
+    return out;
 }
 
 } // namespace bq::quant

@@ -30,9 +30,6 @@ struct PerplexityResult {
     std::int64_t sequences = 0; // windows or documents scored
 };
 
-// Splits text into blank-line separated documents (one or more empty lines separate; surrounding
-// whitespace trimmed; empty documents dropped).
-std::vector<std::string> splitDocuments(const std::string& text);
 
 // The token sequences a request scores, shared by evaluatePerplexity and compareModels. windows: the text
 // tokenized once (one BOS at the start when request.addBos and the tokenizer adds BOS by default), cut into

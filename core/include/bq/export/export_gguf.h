@@ -37,7 +37,8 @@ struct ExportOptions {
     ExportFormat format = ExportFormat::Q1_0;
     DType embeddings = DType::F16; // F16, Q8_0 or F32
     bool refit = false;            // q1_0 only: convert layers Q1_0 cannot hold (never silently)
-    // The refit cost measurement: text (default: the demo text), window length and character budget.
+    // The refit cost measurement: text (empty: not measured; the CLI passes the demo text by default), window
+    // length and character budget.
     std::string evalText;
     int evalCtx = 128;
     std::size_t evalMaxChars = 4000;

@@ -3,7 +3,7 @@
 //   a file starting with "GGUF"               -> GGUF v2/v3
 //   a file starting with "ak42"               -> llama2.c version 1 / 2 (needs a tokenizer)
 //   any other file                            -> llama2.c legacy v0 (validated by its exact expected size)
-// Later issues add run files (.h5) and quantized output directories here.
+// The demo model (":demo") and run files (.h5) are opened one level up, by workflow/open_model.h.
 #pragma once
 #include "bq/model/model.h"
 #include <filesystem>

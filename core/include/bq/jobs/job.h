@@ -2,6 +2,7 @@
 // CancelToken, returning a JobResult. It never throws across this boundary. The sink is called on the job
 // thread and must return quickly; progress events are throttled by the core (~20/s plus first and last).
 #pragma once
+#include "bq/util/log_level.h"
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -37,8 +38,6 @@ struct LayerResult {
     std::shared_ptr<const LayerArrays> arrays;
     double bitsPerWeight = 0, seconds = 0;
 };
-
-enum class LogLevel : std::uint8_t { Debug, Info, Warning, Error };
 
 class EventSink {
 public:

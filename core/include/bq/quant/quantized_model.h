@@ -2,7 +2,7 @@
 // the quantization pipeline, stored in the HDF5 run file, read by the fake-quantized reference runtime and
 // by the exporters.
 #pragma once
-#include "bq/quant/quantized_linear.h"
+#include "bq/model/quantized_linear.h"
 #include "bq/runtime/fp32_model.h"
 #include <map>
 #include <memory>

@@ -1,5 +1,5 @@
 // Run-time choice among the three compiled copies of the dense kernels.
-#include "bq/quant/dense_kernels.h"
+#include "bq/quant/dense/dense_kernels.h"
 #include "bq/util/cpu_features.h"
 #include "dense_variants.h"
 

@@ -1,6 +1,6 @@
 // Registry entry of one method of the salient / alternating-refinement family (methods.md §3.4–3.7); the work
 // is in binary_family.cpp.
-#include "bq/quant/binary_family.h"
+#include "bq/quant/methods/binary_family.h"
 #include "method_factories.h"
 
 namespace bq::quant::methods {

@@ -1,11 +1,11 @@
 // Driver of the salient / alternating-refinement family (methods.md §3.4, 3.5, 3.7): options, the plane
 // layout of the result, block-joint compensation, the exact reconstruction of each block from its stored
 // (fp16) parts, and the full storage count.
-#include "bq/quant/binary_family.h"
+#include "bq/quant/methods/binary_family.h"
 #include "bq/jobs/job.h"
-#include "bq/quant/block_compensation.h"
-#include "bq/quant/dense_kernels.h"
-#include "bq/quant/hessian.h"
+#include "bq/quant/obc/block_compensation.h"
+#include "bq/quant/dense/dense_kernels.h"
+#include "bq/quant/obc/hessian.h"
 #include "bq/util/fp16.h"
 #include "option_reader.h"
 #include <stdexcept>

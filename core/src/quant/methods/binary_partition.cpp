@@ -2,7 +2,7 @@
 // column count by a BRAQ-error scan, then the sparse/concentrated break point over 81 quantiles. The
 // first-order split errors come from per-row sorted values and prefix sums (sort once per block), so each
 // candidate costs O(n log w) instead of a pass over the block.
-#include "bq/quant/binary_family.h"
+#include "bq/quant/methods/binary_family.h"
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>

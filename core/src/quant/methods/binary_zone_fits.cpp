@@ -1,7 +1,7 @@
 // Zone binarizers of methods.md §3.4–3.5: BiLLM's BRAQ, ARB (first/second order), the ARB-X S-weighted
 // refinement and ARB-RC row×column scales. Each works on one zone of one block; rows are independent except
 // for ARB-RC's column scales.
-#include "bq/quant/binary_family.h"
+#include "bq/quant/methods/binary_family.h"
 #include <cmath>
 
 namespace bq::quant::binary {

@@ -1,8 +1,8 @@
 // methods.md §3.8 `gptq`: GPTQ n-bit (arXiv:2210.17323, IST-DASLab/gptq). The column-wise OBC loop of §1.4 with
 // the min–max grid; each group's scale and zero come from the compensated weights when the loop enters the
 // group and are rounded to fp16 before the group is quantized, so the compensation sees the exported values.
-#include "bq/quant/hessian.h"
-#include "bq/quant/obc.h"
+#include "bq/quant/obc/hessian.h"
+#include "bq/quant/obc/obc.h"
 #include "method_factories.h"
 #include "minmax_grid.h"
 #include "option_reader.h"

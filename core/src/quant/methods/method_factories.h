@@ -1,6 +1,6 @@
 // One factory per method; method_registry.cpp lists them in menu order.
 #pragma once
-#include "bq/quant/method.h"
+#include "bq/quant/methods/method.h"
 
 namespace bq::quant::methods {
 

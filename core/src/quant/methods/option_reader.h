@@ -1,7 +1,7 @@
 // Typed, validated access to a method's options (shared by the methods of methods.md §3.1–3.3, 3.6, 3.8–3.10):
 // unknown names and out-of-range values throw std::invalid_argument naming the method and the option.
 #pragma once
-#include "bq/quant/method.h"
+#include "bq/quant/methods/method.h"
 #include <initializer_list>
 #include <stdexcept>
 #include <nlohmann/json.hpp>

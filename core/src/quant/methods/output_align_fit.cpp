@@ -1,8 +1,8 @@
 // The output-alignment updates of methods.md §3.7.2–3.7.3 on one 128-column block: block-coordinate descent
 // on tr((Ŵ_b − T) M (Ŵ_b − T)ᵀ) over every zone plane's row scale a, signs B and column scale b, with the
 // residual product RM = (T − Ŵ_b) M kept up to date so each coordinate update is exact and cheap.
-#include "bq/quant/binary_family.h"
-#include "bq/quant/dense_kernels.h"
+#include "bq/quant/methods/binary_family.h"
+#include "bq/quant/dense/dense_kernels.h"
 #include <Eigen/Cholesky>
 #include <Eigen/QR>
 #include <cmath>

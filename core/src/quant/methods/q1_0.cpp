@@ -6,8 +6,8 @@
 // (Derived): the last refit d with the last pass's signs held fixed, which the refit makes no worse than that
 // pass. Optional polish after the layer: per row, least-squares scales for the fixed signs against the ORIGINAL
 // row under H, kept only where it lowers that row's objective (so the layer objective never increases).
-#include "bq/quant/hessian.h"
-#include "bq/quant/obc.h"
+#include "bq/quant/obc/hessian.h"
+#include "bq/quant/obc/obc.h"
 #include "bq/util/fp16.h"
 #include "method_factories.h"
 #include "option_reader.h"

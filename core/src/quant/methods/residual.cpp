@@ -5,8 +5,8 @@
 // μ = mean(w) per row and group is fitted first and the planes binarize w − μ; it is stored on plane 0.
 // compensate = true (Derived) runs the column-wise OBC loop (§1.4), fitting each row group's levels when the loop
 // enters the group and quantizing every column to the nearest level.
-#include "bq/quant/hessian.h"
-#include "bq/quant/obc.h"
+#include "bq/quant/obc/hessian.h"
+#include "bq/quant/obc/obc.h"
 #include "bq/util/fp16.h"
 #include "method_factories.h"
 #include "option_reader.h"

@@ -3,8 +3,8 @@
 // refit = true the least-squares scale of the chosen pattern α = Σ_{t≠0}|w| / #{t≠0} (Derived). compensate =
 // true runs the column-wise OBC loop (§1.4) with this grid, fitting γ/α when the loop enters each group.
 // Stored as a 2-bit code plane (code = t + 1, zero = 1); counted as TQ1_0 / TQ2_0 store it.
-#include "bq/quant/hessian.h"
-#include "bq/quant/obc.h"
+#include "bq/quant/obc/hessian.h"
+#include "bq/quant/obc/obc.h"
 #include "bq/util/fp16.h"
 #include "method_factories.h"
 #include "option_reader.h"
