@@ -11,7 +11,7 @@ JOBS=${JOBS:-$(nproc)}
 BUILD=${BUILD_DIR:-build}
 
 PACKAGES=(build-essential cmake ninja-build pkg-config
-  qt6-base-dev qt6-charts-dev libqt6opengl6-dev libxkbcommon-dev libvulkan-dev libgl-dev libeigen3-dev libhdf5-dev nlohmann-json3-dev catch2 libcli11-dev
+  qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libxkbcommon-dev libvulkan-dev libgl-dev libeigen3-dev libhdf5-dev nlohmann-json3-dev catch2 libcli11-dev
   libsentencepiece-dev libpcre2-dev libutf8proc-dev python3-h5py
   xvfb xauth fonts-dejavu-core dpkg-dev fakeroot file ccache qemu-user)
 
