@@ -29,12 +29,15 @@ install_missing() {
   fi
 }
 
-configure_and_build() { # build_dir, extra cmake args...
+configure() { # build_dir, extra cmake args...
   local dir=$1; shift
   local launcher=()
   command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   cmake -S . -B "$dir" -G Ninja "${launcher[@]}" "$@"
-  cmake --build "$dir" -j "$JOBS"
+}
+configure_and_build() { # build_dir, extra cmake args...
+  configure "$@"
+  cmake --build "$1" -j "$JOBS"
 }
 
 install_missing
@@ -43,7 +46,9 @@ case "$MODE" in
     configure_and_build "$BUILD" -DCMAKE_BUILD_TYPE=Release
     ;;
   run)
-    configure_and_build "$BUILD" -DCMAKE_BUILD_TYPE=Release
+    # Only what runs: the two executables (the test suite is `test`'s business).
+    configure "$BUILD" -DCMAKE_BUILD_TYPE=Release
+    cmake --build "$BUILD" -j "$JOBS" --target bitstudio bitstudio-cli
     if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ] && [ -z "${QT_QPA_PLATFORM:-}" ]; then
       echo "No display: starting the studio under Xvfb (set DISPLAY to use your own)."
       exec xvfb-run -a -s "-screen 0 1600x1000x24" "$BUILD/app/bitstudio" --demo
@@ -54,8 +59,6 @@ case "$MODE" in
     start=$(date +%s)
     echo "== release build with warnings as errors"
     configure_and_build "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBQ_WERROR=ON
-    echo "== core must not include Qt"
-    if grep -rlE '#include *<Q[A-Za-z]*[>/]' core; then echo "core/ includes Qt headers"; exit 1; fi
     echo "== AddressSanitizer + UndefinedBehaviorSanitizer build (core and CLI tests)"
     # -O1 -g1: sanitizer reports keep file:line, and the build stays quick on 2 cores.
     configure_and_build "$BUILD-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" \

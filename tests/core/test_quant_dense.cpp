@@ -1,7 +1,10 @@
 // The quantization engine's dense kernels (bq/quant/dense_kernels.h): every compiled path against a plain
 // reference product, the blocked rank-k update leaves the strict upper triangle alone, the factorizations
 // invert what they claim to, and a repeated call is bit-identical.
+#include "bq/quant/analysis/analysis.h"
 #include "bq/quant/dense/dense_kernels.h"
+#include "bq/util/errors.h"
+#include <Eigen/Eigenvalues>
 #include <Eigen/Dense>
 #include <catch2/catch.hpp>
 #include <random>
@@ -131,6 +134,33 @@ TEST_CASE("dense Cholesky, triangular inverse and symmetric eigenvalues", "[quan
         d[i] = double(i + 1);
     const Eigen::MatrixXd s = q * d.asDiagonal() * q.transpose();
     Eigen::VectorXd lambda(n);
-    REQUIRE(dense::symmetricEigenvalues(n, s.data(), n, lambda.data()));
+    REQUIRE(dense::symmetricEigenvalues(n, s.data(), n, lambda.data()) == dense::EigenStatus::Converged);
     CHECK((lambda - d).cwiseAbs().maxCoeff() < 1e-9 * n);
+    // The written-out tridiagonalization is Eigen's solver step for step (equal up to the SIMD path's rounding).
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> reference(s, Eigen::EigenvaluesOnly);
+    CHECK((lambda - reference.eigenvalues()).cwiseAbs().maxCoeff() < 1e-12 * n);
+}
+
+TEST_CASE("the eigen-solve stops between tridiagonalization columns when interrupted", "[quant][dense]")
+{
+    const Eigen::Index n = 200;
+    const Eigen::MatrixXd a = randomMatrix(n, n, 9);
+    const Eigen::MatrixXd s = a * a.transpose();
+    Eigen::VectorXd lambda(n);
+    int polls = 0;
+    const dense::Interrupt afterThreePolls{&polls, [](const void* c) {
+                                               int& count = *static_cast<int*>(const_cast<void*>(c));
+                                               return ++count > 3;
+                                           }};
+    CHECK(dense::symmetricEigenvalues(n, s.data(), n, lambda.data(), afterThreePolls) ==
+          dense::EigenStatus::Interrupted);
+    CHECK(polls == 4); // every 16 columns: stopped at column 48 of 199
+
+    bq::CancelToken cancel;
+    cancel.request();
+    CHECK_THROWS_AS(bq::quant::gramSpectrum(s, 0.01, &cancel), bq::Cancelled);
+    const bq::MatrixXfR w = a.cast<float>();
+    CHECK_THROWS_AS(bq::quant::exactSingularValues(w, bq::quant::ExactSvd::Gram, &cancel), bq::Cancelled);
+    CHECK_THROWS_AS(bq::quant::randomizedSingularValues(w, 8, 4, 2, 1, &cancel), bq::Cancelled);
+    CHECK(bq::quant::gramSpectrum(s, 0.01).eigenvalues.size() == std::size_t(n));
 }

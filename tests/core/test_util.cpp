@@ -5,6 +5,9 @@
 #include "support/test_support.h"
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
 #include <cmath>
 
 TEST_CASE("fp16 conversion rounds to nearest even and round-trips every half", "[util]")
@@ -43,6 +46,38 @@ TEST_CASE("thread pool covers every index exactly once with fixed chunks", "[uti
     }
 }
 
+TEST_CASE("a throwing chunk is rethrown in the caller after every worker has finished", "[util]")
+{
+    for (int threads : {1, 2, 3}) {
+        bq::ThreadPool pool(threads);
+        for (int thrower : {0, threads - 1}) {
+            INFO("threads " << threads << ", chunk " << thrower << " throws");
+            std::atomic<int> finished{0};
+            const auto run = [&] {
+                pool.parallelFor(300, [&](std::size_t b, std::size_t, int chunk) {
+                    if (chunk == thrower)
+                        throw std::runtime_error("chunk at " + std::to_string(b));
+                    std::this_thread::sleep_for(std::chrono::milliseconds(20)); // still running when chunk 0 throws
+                    finished++;
+                });
+            };
+            CHECK_THROWS_WITH(run(), Catch::StartsWith("chunk at "));
+            CHECK(finished == threads - 1); // nobody was left inside the task
+        }
+        // Both chunks throw: the lowest-numbered one wins, whatever finished first.
+        if (threads > 1)
+            CHECK_THROWS_WITH(pool.parallelFor(100, [](std::size_t, std::size_t, int chunk) {
+                if (chunk == 1)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                throw std::runtime_error("chunk " + std::to_string(chunk));
+            }), "chunk 0");
+        // The pool is still usable.
+        std::atomic<int> sum{0};
+        pool.parallelFor(10, [&](std::size_t b, std::size_t e, int) { sum += int(e - b); });
+        CHECK(sum == 10);
+    }
+}
+
 TEST_CASE("atomic file leaves nothing behind unless committed", "[util]")
 {
     bqtest::TempDir dir;
@@ -55,6 +90,19 @@ TEST_CASE("atomic file leaves nothing behind unless committed", "[util]")
     CHECK(std::filesystem::is_empty(dir.path()));
     bq::writeFileAtomically(target, "whole");
     CHECK(bqtest::readFile(target) == "whole");
+
+    // An abandoned writer leaves the previous file as it was; two writers never share a temporary file.
+    {
+        bq::AtomicFile a(target), b(target);
+        a.write("from a");
+        b.write("from b");
+        b.commit();
+    }
+    CHECK(bqtest::readFile(target) == "from b");
+    CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), {}) == 1);
+    // A directory that cannot be written: a clear error naming the target, nothing created.
+    const auto missing = dir / "no-such-dir" / "out.bin";
+    CHECK_THROWS_WITH(bq::AtomicFile(missing), Catch::Contains(missing.string()));
 }
 
 TEST_CASE("UTF-8 prefix stops before an unfinished character", "[util]")

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <utility>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define BQ_CPU_RELAX() _mm_pause()
@@ -106,15 +107,36 @@ void ThreadPool::parallelFor(std::size_t n, const std::function<void(std::size_t
     m_wake.notify_all();
     std::size_t b, e;
     chunkBounds(n, align, m_threads, 0, b, e);
-    if (b < e)
-        fn(b, e, 0);
+    if (b < e) {
+        try {
+            fn(b, e, 0);
+        } catch (...) {
+            recordError(0, std::current_exception());
+        }
+    }
     const auto finished = [this] { return m_pending.load(std::memory_order_acquire) == 0; };
     if (!spinUntil(finished, m_spinUs)) {
         std::unique_lock<std::mutex> lock(m_mutex);
         m_done.wait(lock, finished);
     }
+    std::exception_ptr error;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_task = nullptr;
+        error = std::exchange(m_error, nullptr);
+        m_errorChunk = -1;
+    }
+    if (error)
+        std::rethrow_exception(error);
+}
+
+void ThreadPool::recordError(int chunk, std::exception_ptr error)
+{
     std::lock_guard<std::mutex> lock(m_mutex);
-    m_task = nullptr;
+    if (m_errorChunk < 0 || chunk < m_errorChunk) {
+        m_error = std::move(error);
+        m_errorChunk = chunk;
+    }
 }
 
 void ThreadPool::workerLoop(int index)
@@ -137,8 +159,13 @@ void ThreadPool::workerLoop(int index)
         }
         std::size_t b, e;
         chunkBounds(n, align, m_threads, index, b, e);
-        if (b < e)
-            (*task)(b, e, index);
+        if (b < e) {
+            try {
+                (*task)(b, e, index);
+            } catch (...) {
+                recordError(index, std::current_exception());
+            }
+        }
         if (m_pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
             // Under the mutex: a caller that has just failed its spin is either before its predicate check
             // (and sees 0) or already waiting (and gets this notification).

@@ -1,5 +1,7 @@
-// Atomic file output: write to "<target>.tmp-<pid>", fsync, then rename over the target.
-// If the writer is destroyed without commit() (error, cancel), the temporary file is removed.
+// Atomic file output: write to a fresh "<target>.tmp-<pid>-<n>" (created with O_EXCL: never an existing file,
+// never through a planted symlink), then commit(): flush, fsync, a checked close, rename over the target, fsync
+// of the directory (so the rename itself survives a crash). If the writer is destroyed without commit() (error,
+// cancel), the temporary file is removed and the target is untouched.
 #pragma once
 #include <cstddef>
 #include <cstdio>

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -27,6 +28,8 @@ public:
 
     // Calls fn(begin, end, worker) for each of size() contiguous chunks of [0, n); the calling thread runs
     // chunk 0. Blocks until all chunks are done. Chunk boundaries are multiples of `align` (except the end).
+    // When chunks throw, every chunk still runs to its end (no worker is left inside fn), then the exception
+    // of the lowest-numbered chunk that threw is rethrown here: the same one whatever the scheduling.
     void parallelFor(std::size_t n, const std::function<void(std::size_t, std::size_t, int)>& fn,
                      std::size_t align = 1);
 
@@ -43,6 +46,10 @@ private:
     std::atomic<int> m_pending{0};
     std::atomic<int> m_spinUs{200}; // current polling budget (thread_pool.cpp)
     bool m_stop = false;                                                        // guarded by m_mutex
+    std::exception_ptr m_error;                                                 // guarded by m_mutex
+    int m_errorChunk = -1;                                                      // guarded by m_mutex
+
+    void recordError(int chunk, std::exception_ptr error);
 };
 
 } // namespace bq

@@ -1,6 +1,7 @@
 // Eigen-spectrum of a layer's input Gram: anisotropy, damped condition number, effective rank (methods.md §2.6).
 #include "bq/quant/analysis/analysis.h"
 #include "bq/quant/dense/dense_kernels.h"
+#include "bq/util/errors.h"
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
@@ -10,7 +11,22 @@
 
 namespace bq::quant {
 
-GramSpectrum gramSpectrum(const Eigen::MatrixXd& gram, double percdamp)
+dense::Interrupt cancelInterrupt(const CancelToken* cancel)
+{
+    if (!cancel)
+        return {};
+    return {cancel, [](const void* token) { return static_cast<const CancelToken*>(token)->requested(); }};
+}
+
+void checkEigenStatus(dense::EigenStatus status, const char* what)
+{
+    if (status == dense::EigenStatus::Interrupted)
+        throw Cancelled();
+    if (status == dense::EigenStatus::NotConverged)
+        throw std::runtime_error(std::string(what) + ": the symmetric eigen-solver did not converge");
+}
+
+GramSpectrum gramSpectrum(const Eigen::MatrixXd& gram, double percdamp, const CancelToken* cancel)
 {
     if (gram.rows() != gram.cols() || gram.rows() == 0)
         throw std::invalid_argument("gramSpectrum: the Gram is " + std::to_string(gram.rows()) + "x" +
@@ -21,8 +37,8 @@ GramSpectrum gramSpectrum(const Eigen::MatrixXd& gram, double percdamp)
     GramSpectrum out;
 
     Eigen::VectorXd ascending(m);
-    if (!dense::symmetricEigenvalues(m, gram.data(), m, ascending.data()))
-        throw std::runtime_error("gramSpectrum: the symmetric eigen-solver did not converge");
+    checkEigenStatus(dense::symmetricEigenvalues(m, gram.data(), m, ascending.data(), cancelInterrupt(cancel)),
+                     "gramSpectrum");
     out.eigenvalues.resize(std::size_t(m));
     // A PSD Gram's tiny negative eigenvalues are rounding; clamp them so p log p and the condition stay defined.
     for (Eigen::Index i = 0; i < m; ++i)

@@ -27,13 +27,8 @@ constexpr std::array kMetricDescriptions{
     KeyDescription{metric::OutputCumulative,
                    "Cumulative relative output error ‖XWᵀ − X̂Ŵᵀ‖² / ‖XWᵀ‖², FP inputs X on the FP side and the "
                    "quantized model's inputs X̂ on the quantized side, computed from the Grams as "
-                   "(tr(W H_fp Wᵀ) − 2 tr(Ŵ C Wᵀ) + tr(Ŵ Ĥ Ŵᵀ)) / tr(W H_fp Wᵀ)."},
-    KeyDescription{metric::OutputTokenRelMse,
-                   "Relative MSE Σ‖X̂Ŵᵀ − XWᵀ‖² / Σ‖XWᵀ‖² of the layer outputs, summed token by token over the "
-                   "calibration set."},
-    KeyDescription{metric::OutputTokenCosine,
-                   "Mean over calibration tokens of the cosine between the quantized layer output X̂Ŵᵀ and the "
-                   "FP output XWᵀ."},
+                   "(tr(W H_fp Wᵀ) − 2 tr(Ŵ C Wᵀ) + tr(Ŵ Ĥ Ŵᵀ)) / tr(W H_fp Wᵀ): exactly the layer output's "
+                   "relative MSE summed over every calibration token, without storing a token."},
     KeyDescription{metric::ResidualRelMse,
                    "Relative MSE Σ‖h_q − h_fp‖² / Σ‖h_fp‖² of the residual stream after this block, quantized "
                    "model versus full precision, over all calibration tokens."},
@@ -131,15 +126,13 @@ LayerAnalysis analyzeLayer(const MatrixXfR& weight, const MatrixXfR& quantized, 
     if (options.gramSpectrum && anyGram && anyGram->rows() <= options.gramSpectrumMaxDim) {
         checkCancel(cancel);
         // The Gram the method quantized against (quantized-prefix inputs) when present.
-        out.gram = gramSpectrum(stats.gram ? *stats.gram : *stats.gramFp, options.percdamp);
+        out.gram = gramSpectrum(stats.gram ? *stats.gram : *stats.gramFp, options.percdamp, cancel);
     }
     if (options.spectra) {
         checkCancel(cancel);
-        out.svWeight = singularValues(weight, options.spectrum);
-        checkCancel(cancel);
-        out.svQuantized = singularValues(quantized, options.spectrum);
-        checkCancel(cancel);
-        out.svError = singularValues(MatrixXfR(weight - quantized), options.spectrum);
+        out.svWeight = singularValues(weight, options.spectrum, cancel);
+        out.svQuantized = singularValues(quantized, options.spectrum, cancel);
+        out.svError = singularValues(MatrixXfR(weight - quantized), options.spectrum, cancel);
     }
     if (options.histograms) {
         const double range = symmetricRange(weight, quantized);
@@ -164,10 +157,6 @@ void packLayerResult(const LayerAnalysis& a, LayerResult& result)
         m[metric::OutputLocal] = a.outputErrors->local;
         if (!std::isnan(a.outputErrors->cumulative))
             m[metric::OutputCumulative] = a.outputErrors->cumulative;
-    }
-    if (a.layerOutput && a.layerOutput->tokens() > 0) {
-        m[metric::OutputTokenRelMse] = a.layerOutput->relativeMse();
-        m[metric::OutputTokenCosine] = a.layerOutput->meanCosine();
     }
     if (a.residualStream && a.residualStream->tokens() > 0) {
         m[metric::ResidualRelMse] = a.residualStream->relativeMse();

@@ -60,7 +60,7 @@ std::vector<double> descending(const Eigen::VectorXd& v, std::size_t keep)
 
 } // namespace
 
-std::vector<double> exactSingularValues(const MatrixXfR& a, ExactSvd method)
+std::vector<double> exactSingularValues(const MatrixXfR& a, ExactSvd method, const CancelToken* cancel)
 {
     if (a.size() == 0)
         return {};
@@ -77,14 +77,15 @@ std::vector<double> exactSingularValues(const MatrixXfR& a, ExactSvd method)
     Eigen::MatrixXd gram(small, small);
     dense::syrkLower(small, b.cols(), 1.0, b.data(), b.rows(), 0.0, gram.data(), small);
     Eigen::VectorXd lambda(small);
-    if (!dense::symmetricEigenvalues(small, gram.data(), small, lambda.data())) // reads the lower triangle only
-        throw std::runtime_error("exactSingularValues: the symmetric eigen-solver did not converge");
+    // reads the lower triangle only
+    checkEigenStatus(dense::symmetricEigenvalues(small, gram.data(), small, lambda.data(), cancelInterrupt(cancel)),
+                     "exactSingularValues");
     const Eigen::VectorXd sigma = lambda.cwiseMax(0.0).cwiseSqrt();
     return descending(sigma, std::size_t(small));
 }
 
 std::vector<double> randomizedSingularValues(const MatrixXfR& a, int k, int oversample, int powerIterations,
-                                             std::uint64_t seed)
+                                             std::uint64_t seed, const CancelToken* cancel)
 {
     const Eigen::Index small = std::min(a.rows(), a.cols());
     if (k < 1 || k > small || oversample < 0 || powerIterations < 0)
@@ -103,6 +104,8 @@ std::vector<double> randomizedSingularValues(const MatrixXfR& a, int k, int over
     // subspace at rate (σ_{width+1}/σ_i)^(2q+1), and re-orthonormalizing keeps small values from drowning.
     Eigen::MatrixXd q = orthonormalize(dense::multiply(ad, omega));
     for (int it = 0; it < powerIterations; ++it) {
+        if (cancel)
+            cancel->throwIfRequested();
         const Eigen::MatrixXd z = orthonormalize(dense::multiplyAtB(ad, q));
         q = orthonormalize(dense::multiply(ad, z));
     }
@@ -111,16 +114,16 @@ std::vector<double> randomizedSingularValues(const MatrixXfR& a, int k, int over
     return descending(svd.singularValues(), std::size_t(k));
 }
 
-Spectrum singularValues(const MatrixXfR& a, const SpectrumOptions& options)
+Spectrum singularValues(const MatrixXfR& a, const SpectrumOptions& options, const CancelToken* cancel)
 {
     Spectrum out;
     const Eigen::Index small = std::min(a.rows(), a.cols());
     if (small <= options.exactMaxDim || options.topK >= small) {
-        out.values = exactSingularValues(a, options.exactMethod);
+        out.values = exactSingularValues(a, options.exactMethod, cancel);
         out.exact = true;
     } else {
         out.values = randomizedSingularValues(a, std::max(1, options.topK), options.oversample,
-                                              options.powerIterations, options.seed);
+                                              options.powerIterations, options.seed, cancel);
         out.exact = false;
     }
     return out;

@@ -106,9 +106,13 @@ void invertLower(Eigen::Index n, double* L, Eigen::Index ldl)
     BQ_DENSE_DISPATCH(invertLower(n, L, ldl));
 }
 
-bool symmetricEigenvalues(Eigen::Index n, const double* A, Eigen::Index lda, double* eigenvalues)
+EigenStatus symmetricEigenvalues(Eigen::Index n, const double* A, Eigen::Index lda, double* eigenvalues,
+                                 Interrupt interrupt)
 {
-    BQ_DENSE_DISPATCH(symmetricEigenvalues(n, A, lda, eigenvalues));
+    const auto status = [&]() -> int {
+        BQ_DENSE_DISPATCH(symmetricEigenvalues(n, A, lda, eigenvalues, interrupt.context, interrupt.requested));
+    }();
+    return static_cast<EigenStatus>(status);
 }
 
 #undef BQ_DENSE_DISPATCH

@@ -19,7 +19,8 @@
     void choleskySolve(std::ptrdiff_t n, const double* L, std::ptrdiff_t ldl, std::ptrdiff_t nrhs, double* B,    \
                        std::ptrdiff_t ldb);                                                                      \
     void invertLower(std::ptrdiff_t n, double* L, std::ptrdiff_t ldl);                                           \
-    bool symmetricEigenvalues(std::ptrdiff_t n, const double* A, std::ptrdiff_t lda, double* eigenvalues);       \
+    int symmetricEigenvalues(std::ptrdiff_t n, const double* A, std::ptrdiff_t lda, double* eigenvalues,         \
+                             const void* interruptContext, bool (*interrupted)(const void*));                    \
     }
 
 BQ_DENSE_DECLARE_VARIANT(baseline)

@@ -9,6 +9,7 @@
 // analysis_histogram.cpp, analysis_pack.cpp (LayerResult packing, metric names and descriptions).
 #pragma once
 #include "bq/jobs/job.h"
+#include "bq/quant/dense/dense_kernels.h"
 #include "bq/quant/methods/method.h"
 #include "bq/model/quantized_linear.h"
 #include <Eigen/Core>
@@ -121,14 +122,18 @@ struct Spectrum {
     bool exact = true;          // false: the k largest from the randomized SVD
 };
 
+// Every function below that takes a CancelToken polls it during its long steps (the Gram method's eigen-solve
+// every 16 columns, each power iteration) and throws bq::Cancelled when it is set.
+
 // All min(n, m) singular values, descending, in float64.
-std::vector<double> exactSingularValues(const MatrixXfR& a, ExactSvd method = ExactSvd::Gram);
+std::vector<double> exactSingularValues(const MatrixXfR& a, ExactSvd method = ExactSvd::Gram,
+                                        const CancelToken* cancel = nullptr);
 // The k largest singular values (k ≤ min(n, m)), descending, by randomized SVD with a fixed-seed Gaussian
 // sketch (portable generator: identical results on every platform for the same seed).
 std::vector<double> randomizedSingularValues(const MatrixXfR& a, int k, int oversample, int powerIterations,
-                                             std::uint64_t seed);
+                                             std::uint64_t seed, const CancelToken* cancel = nullptr);
 // Exact or randomized according to options.
-Spectrum singularValues(const MatrixXfR& a, const SpectrumOptions& options = {});
+Spectrum singularValues(const MatrixXfR& a, const SpectrumOptions& options = {}, const CancelToken* cancel = nullptr);
 
 // ---------------------------------------------------------------------------------------------------------
 // Input-Gram eigen-spectrum (analysis_gram.cpp)
@@ -143,8 +148,14 @@ struct GramSpectrum {
     double effectiveRank = 0;     // exp(−Σ p log p), p = λ / Σλ (0 log 0 = 0)
     int deadColumns = 0;          // columns with H_jj = 0
 };
-// Throws std::invalid_argument when gram is not square. Cost: a dense symmetric eigen-solve, O(m³).
-GramSpectrum gramSpectrum(const Eigen::MatrixXd& gram, double percdamp = 0.01);
+// Throws std::invalid_argument when gram is not square. Cost: a dense symmetric eigen-solve, O(m³), polling
+// cancel every 16 columns (bq::Cancelled).
+GramSpectrum gramSpectrum(const Eigen::MatrixXd& gram, double percdamp = 0.01, const CancelToken* cancel = nullptr);
+
+// The dense kernels' Interrupt for a CancelToken (none for null), and the eigen-solve status as exceptions:
+// Interrupted → bq::Cancelled, NotConverged → std::runtime_error naming `what`.
+dense::Interrupt cancelInterrupt(const CancelToken* cancel);
+void checkEigenStatus(dense::EigenStatus status, const char* what);
 
 // ---------------------------------------------------------------------------------------------------------
 // Weight histograms (analysis_histogram.cpp)
@@ -189,7 +200,6 @@ struct LayerAnalysis {
     std::vector<double> objectiveTrace;                    // passthrough from MethodDiagnostics
 
     // Filled by the pipeline (not by analyzeLayer):
-    std::optional<StreamComparison> layerOutput;           // X̂Ŵᵀ vs XWᵀ token by token
     std::optional<StreamComparison> residualStream;        // block output vs FP (set on a block's last layer)
     std::optional<TokenSimilarityAccumulator> tokenSimilarity;
     double quantizeSeconds = -1, analysisSeconds = -1;     // < 0: unknown
@@ -218,8 +228,6 @@ namespace metric {
 inline constexpr const char* WeightRelError = "weight.rel_error";
 inline constexpr const char* OutputLocal = "output.local_rel_error";
 inline constexpr const char* OutputCumulative = "output.cumulative_rel_error";
-inline constexpr const char* OutputTokenRelMse = "output.token_rel_mse";
-inline constexpr const char* OutputTokenCosine = "output.token_mean_cosine";
 inline constexpr const char* ResidualRelMse = "residual.rel_mse";
 inline constexpr const char* ResidualCosine = "residual.mean_cosine";
 inline constexpr const char* TokenSimNormalized = "token_sim.normalized_mean";
