@@ -18,7 +18,15 @@ namespace bqcli {
 
 namespace {
 
-// One JSON object per line on stdout: {"event": "progress" | "layer" | "log" | "result", ...}.
+nlohmann::json metricsJson(const std::map<std::string, double>& metrics)
+{
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& [k, v] : metrics)
+        j[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+    return j;
+}
+
+// One JSON object per line on stdout: {"event": "progress" | "layer" | "block" | "log" | "result", ...}.
 class JsonEventSink final : public bq::EventSink {
 public:
     void progress(const bq::ProgressEvent& e) override
@@ -35,9 +43,6 @@ public:
     }
     void layerDone(const bq::LayerResult& r) override
     {
-        nlohmann::json metrics = nlohmann::json::object();
-        for (const auto& [k, v] : r.metrics)
-            metrics[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
         printJson({{"event", "layer"},
                    {"tensor", r.tensor},
                    {"block", r.block},
@@ -45,7 +50,14 @@ public:
                    {"decided_by", r.decidedBy},
                    {"bits_per_weight", r.bitsPerWeight},
                    {"seconds", r.seconds},
-                   {"metrics", metrics}});
+                   {"metrics", metricsJson(r.metrics)}});
+    }
+    void blockDone(const bq::BlockResult& b) override
+    {
+        printJson({{"event", "block"},
+                   {"block", b.block},
+                   {"seconds", b.seconds},
+                   {"metrics", metricsJson(b.metrics)}});
     }
     void log(bq::LogLevel level, std::string_view text) override
     {
@@ -54,7 +66,8 @@ public:
     }
 };
 
-// Text progress plus one line per finished layer with its headline metrics.
+// Text progress plus one line per finished layer with its headline metrics (a block's residual-stream metrics
+// come as a log line).
 class TextSink final : public bq::EventSink {
 public:
     TextSink() : m_printer("quantize") {}

@@ -72,14 +72,28 @@ TEST_CASE("quantize writes a run file and an HF directory that ppl, info and com
     REQUIRE(q.exitCode == 0);
     const auto events = jsonLines(q.out);
     int layers = 0, kept = 0;
-    for (const json& e : events)
+    std::vector<int> blocks; // block events, after each block's last layer, never for the all-FP block 1
+    int lastLayerBlock = -1;
+    for (const json& e : events) {
         if (e["event"] == "layer") {
             ++layers;
+            lastLayerBlock = e["block"].get<int>();
             if (e["method"] == "fp")
                 ++kept;
+            REQUIRE_FALSE(e["metrics"].contains("residual.rel_mse"));
         }
+        if (e["event"] == "block") {
+            REQUIRE(e["block"] == lastLayerBlock);
+            REQUIRE(e["metrics"]["residual.rel_mse"].get<double>() > 0);
+            REQUIRE(e["metrics"].contains("residual.mean_cosine"));
+            REQUIRE(e["metrics"].contains("token_sim.normalized_mean"));
+            REQUIRE(e["seconds"].get<double>() >= 0);
+            blocks.push_back(e["block"].get<int>());
+        }
+    }
     REQUIRE(layers == 28);
     REQUIRE(kept == 7);
+    REQUIRE(blocks == std::vector<int>{0, 2, 3});
     const json& result = events.back();
     REQUIRE(result["event"] == "result");
     REQUIRE(result["status"] == "completed");
@@ -112,7 +126,17 @@ TEST_CASE("quantize writes a run file and an HF directory that ppl, info and com
                          "--seed", "7", "--run", run, "--resume", "--json"});
     INFO(again.err);
     REQUIRE(again.exitCode == 0);
-    REQUIRE(jsonLines(again.out).back()["resumed_blocks"] == 4);
+    const auto replayed = jsonLines(again.out);
+    REQUIRE(replayed.back()["resumed_blocks"] == 4);
+    // The replayed blocks send their stored metrics again.
+    auto blockMetrics = [](const std::vector<json>& lines) {
+        std::vector<json> metrics;
+        for (const json& e : lines)
+            if (e["event"] == "block")
+                metrics.push_back(e["metrics"]);
+        return metrics;
+    };
+    REQUIRE(blockMetrics(replayed) == blockMetrics(events));
     REQUIRE(ppl(run) == fromRun);
     // Another seed does not match the run file's calibration fingerprint.
     auto mismatch = runCli({"quantize", ":demo", "--calib", calib.string(), "--recipe", (dir / "recipe.json").string(),

@@ -5,14 +5,16 @@
 #include "bq/model/model.h"
 #include "bq/model/synthetic.h"
 #include "bq/model/tensor_names.h"
-#include "bq/quant/pipeline/block_forward.h"
 #include "bq/quant/calibration/calibration.h"
 #include "bq/quant/methods/method.h"
+#include "bq/quant/pipeline/block_weights.h"
 #include "bq/quant/pipeline/pipeline.h"
 #include "bq/quant/recipe/recipe.h"
 #include "bq/quant/run/run_file.h"
 #include "bq/runtime/fp32_model.h"
+#include "bq/runtime/kernels_f32.h"
 #include "bq/runtime/rope.h"
+#include "bq/runtime/transformer_block.h"
 #include "bq/tokenizer/tokenizer.h"
 #include "support/test_support.h"
 #include <catch2/catch.hpp>
@@ -28,6 +30,7 @@ namespace {
 struct Recorder final : EventSink {
     std::vector<ProgressEvent> events;
     std::vector<LayerResult> layers;
+    std::vector<BlockResult> blocks;
     std::vector<std::string> logs;
     std::function<void(const LayerResult&)> onLayer;
     void progress(const ProgressEvent& e) override { events.push_back(e); }
@@ -36,6 +39,12 @@ struct Recorder final : EventSink {
         layers.push_back(r);
         if (onLayer)
             onLayer(r);
+    }
+    void blockDone(const BlockResult& b) override
+    {
+        REQUIRE(!layers.empty());
+        REQUIRE(layers.back().block == b.block); // right after the block's last layer
+        blocks.push_back(b);
     }
     void log(LogLevel, std::string_view t) override { logs.emplace_back(t); }
 };
@@ -341,6 +350,8 @@ TEST_CASE("estimate: sizes and bits per weight by hand", "[quant][recipe]")
 
 TEST_CASE("calibration block forward equals the fp32 runtime bit for bit", "[quant][forward]")
 {
+    // The pipeline runs the runtime's block over its fp32 block copies, one sequence per thread (null pool) with a
+    // KV cache of its own; the logits must equal the runtime's multi-threaded ones exactly.
     auto check = [](std::shared_ptr<const Model> model, int T) {
         const ModelConfig& c = model->config;
         std::vector<std::int32_t> tokens(static_cast<std::size_t>(T));
@@ -351,26 +362,36 @@ TEST_CASE("calibration block forward equals the fp32 runtime bit for bit", "[qua
         std::vector<float> expected;
         ctx->forward(tokens, true, expected);
 
+        const auto dim = std::size_t(c.dim);
         const std::vector<float> embed = model->tensor("token_embd.weight").toFloat();
-        std::vector<float> x(std::size_t(T) * std::size_t(c.dim));
-        embedTokens(embed.data(), c.dim, tokens.data(), T, x.data());
+        std::vector<float> x(std::size_t(T) * dim);
+        for (int t = 0; t < T; ++t)
+            std::copy_n(embed.data() + std::size_t(tokens[std::size_t(t)]) * dim, dim, x.data() + std::size_t(t) * dim);
         Rope rope(c);
         BlockScratch scratch;
+        std::vector<float> keys(std::size_t(T) * std::size_t(c.kvDim())), values(keys.size());
         int hooks = 0;
         for (int l = 0; l < c.nLayers; ++l) {
             BlockWeightStore store(*model, l);
-            forwardBlock(c, rope, store.weights(), x.data(), T, scratch,
-                         [&](Site site, const float*, int tt, int m) {
+            BlockKv kv;
+            kv.keys = keys.data();
+            kv.values = values.data();
+            forwardBlock(c, rope, store.weights(), x.data(), T, kv, scratch, nullptr,
+                         [&](BlockSite site, const float*, int tt, int m) {
                              ++hooks;
                              REQUIRE(tt == T);
-                             REQUIRE(m == (site == Site::FfnMid ? c.hiddenDim : site == Site::AttnOut ? c.qDim() : c.dim));
+                             REQUIRE(m == (site == BlockSite::FfnMid  ? c.hiddenDim
+                                           : site == BlockSite::AttnOut ? c.qDim()
+                                                                        : c.dim));
+                             return true;
                          });
         }
         REQUIRE(hooks == 4 * c.nLayers);
         const std::vector<float> outNorm = model->tensor("output_norm.weight").toFloat();
         const std::vector<float> head = model->outputHead().toFloat();
-        std::vector<float> xb, logits(std::size_t(T) * std::size_t(c.vocabSize));
-        headLogits(c, outNorm.data(), head.data(), x.data(), T, xb, logits.data());
+        std::vector<float> xb(x.size()), logits(std::size_t(T) * std::size_t(c.vocabSize));
+        rmsnormTokens(c, outNorm.data(), x.data(), T, xb.data());
+        kernels::matmul(head.data(), c.vocabSize, c.dim, xb.data(), T, logits.data(), nullptr);
         REQUIRE(logits.size() == expected.size());
         REQUIRE(std::memcmp(logits.data(), expected.data(), logits.size() * sizeof(float)) == 0);
     };
@@ -398,18 +419,23 @@ TEST_CASE("calibration block forward equals the fp32 runtime bit for bit", "[qua
     }
 }
 
-TEST_CASE("stopAfter ends the block pass at a site", "[quant][forward]")
+TEST_CASE("a site hook returning false ends the block pass after that site", "[quant][forward]")
 {
     const auto model = makeDemoModel();
     const ModelConfig& c = model->config;
     BlockWeightStore store(*model, 0);
     Rope rope(c);
     BlockScratch scratch;
-    std::vector<float> x(std::size_t(8 * c.dim), 0.5f);
-    std::vector<Site> seen;
-    forwardBlock(c, rope, store.weights(), x.data(), 8, scratch, [&](Site s, const float*, int, int) { seen.push_back(s); },
-                 int(Site::AttnOut));
-    REQUIRE(seen == std::vector<Site>{Site::AttnIn, Site::AttnOut});
+    std::vector<float> x(std::size_t(8 * c.dim), 0.5f), keys(std::size_t(8 * c.kvDim())), values(keys.size());
+    BlockKv kv;
+    kv.keys = keys.data();
+    kv.values = values.data();
+    std::vector<BlockSite> seen;
+    forwardBlock(c, rope, store.weights(), x.data(), 8, kv, scratch, nullptr, [&](BlockSite s, const float*, int, int) {
+        seen.push_back(s);
+        return s != BlockSite::AttnOut;
+    });
+    REQUIRE(seen == std::vector<BlockSite>{BlockSite::AttnIn, BlockSite::AttnOut});
 }
 
 namespace {
@@ -453,9 +479,16 @@ TEST_CASE("full run on the demo model: sign and q1_0, deterministic across threa
         }
         const LayerResult& down = rec1.layers.back();
         REQUIRE(down.tensor == "blk.3.ffn_down.weight");
-        REQUIRE(down.metrics.count("residual.rel_mse"));
-        REQUIRE(down.metrics.at("residual.rel_mse") > 0);
         REQUIRE(down.metrics.at("output.cumulative_rel_error") > 0);
+        // One block event per block, after its last layer, with the residual-stream metrics.
+        REQUIRE(rec1.blocks.size() == 4);
+        REQUIRE(rec2.blocks.size() == 4);
+        for (std::size_t b = 0; b < rec1.blocks.size(); ++b) {
+            REQUIRE(rec1.blocks[b].block == int(b));
+            REQUIRE(rec1.blocks[b].metrics.at("residual.rel_mse") > 0);
+            REQUIRE(rec1.blocks[b].metrics == rec2.blocks[b].metrics);
+            REQUIRE(rec1.blocks[b].arrays->values.at("token_sim.normalized").size() == 6);
+        }
         // Progress is monotone in (step) and ends at 100 %.
         int last = -1;
         for (const auto& e : rec1.events)
@@ -566,7 +599,14 @@ TEST_CASE("cancel is acknowledged within a second and resume is bit-identical", 
         const QuantizeJobResult refused = runQuantization(other, r2, none);
         REQUIRE(refused.job.status == JobStatus::Failed);
         REQUIRE_THAT(refused.job.message, Catch::Contains("calibration fingerprint differs"));
+        REQUIRE(refused.resumeMismatch == std::vector<std::string>{"calibration"});
+        // The same answer before starting.
+        const std::optional<ResumeMismatch> asked = checkResume(other, none);
+        REQUIRE(asked);
+        REQUIRE(asked->fields() == std::vector<std::string>{"calibration"});
+        REQUIRE(std::string(asked->what()) == refused.job.message);
     }
+    REQUIRE_FALSE(checkResume(demoRequest("q1_0", 1, run), none));
 
     Recorder resumedRec;
     QuantizeJobRequest again = demoRequest("q1_0", 1, run);
@@ -580,6 +620,11 @@ TEST_CASE("cancel is acknowledged within a second and resume is bit-identical", 
     REQUIRE(resumedRec.layers.size() == full.layers.size());
     for (std::size_t i = 0; i < full.layers.size(); ++i)
         requireSameMetrics(full.layers[i], resumedRec.layers[i]);
+    REQUIRE(resumedRec.blocks.size() == full.blocks.size());
+    for (std::size_t b = 0; b < full.blocks.size(); ++b) {
+        REQUIRE(resumedRec.blocks[b].block == full.blocks[b].block);
+        REQUIRE(resumedRec.blocks[b].metrics == full.blocks[b].metrics);
+    }
     // The run file now loads as the same quantized model.
     const QuantizedModel loaded = RunFileReader(run).loadQuantizedModel(
         [](const std::filesystem::path&, const std::filesystem::path&) { return makeDemoModel(); });

@@ -1,6 +1,7 @@
 // The fp32 reference runtime: SIMD kernels against the scalar reference, the forward pass against a naive
 // double-precision transformer written from the formulas, prefill/decode agreement, thread invariance,
-// context limits, sliding window, weight overrides, synthetic models and the llama2.c golden output.
+// one block's invariance to the pool and to chunking, context limits, sliding window, weight overrides,
+// synthetic models and the llama2.c golden output.
 #include "bq/formats/llama2c_reader.h"
 #include "bq/model/model.h"
 #include "bq/model/synthetic.h"
@@ -9,6 +10,7 @@
 #include "bq/runtime/kernels_f32.h"
 #include "bq/runtime/rope.h"
 #include "bq/runtime/sampler.h"
+#include "bq/runtime/transformer_block.h"
 #include "bq/tokenizer/tokenizer.h"
 #include "bq/util/fp16.h"
 #include "bq/util/thread_pool.h"
@@ -576,6 +578,72 @@ TEST_CASE("thread counts 1 and 2 give bit-identical logits", "[runtime][forward]
     r2->newContext()->forward(tokens, true, b);
     REQUIRE(a.size() == b.size());
     CHECK(std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
+}
+
+TEST_CASE("a transformer block pass does not depend on the pool or on how the tokens are chunked", "[runtime][block]")
+{
+    // The quantization pipeline runs blocks over whole sequences with a null pool, the runtime over prompt chunks
+    // and single tokens with its pool: every way must give the same hidden states, bit for bit.
+    ModelConfig c = smallConfig(64, 96, 1, 8, 2, 8, 50, 32);
+    c.qkvBias = true;
+    c.qkNorm = true;
+    c.ropeStyle = RopeStyle::NeoX;
+    std::mt19937_64 rng(17);
+    std::vector<std::vector<float>> owned;
+    auto values = [&](std::size_t n, float scale, float offset = 0.0f) {
+        owned.push_back(randomVector(n, rng, scale));
+        for (float& v : owned.back())
+            v += offset;
+        return owned.back().data();
+    };
+    const auto d = std::size_t(c.dim), h = std::size_t(c.hiddenDim), q = std::size_t(c.qDim()),
+               kv = std::size_t(c.kvDim()), hd = std::size_t(c.headDim);
+    BlockWeights w;
+    auto linear = [&](Linear& l, std::size_t rows, std::size_t cols) {
+        l.w = values(rows * cols, 1.5f / std::sqrt(float(cols)));
+        l.rows = int(rows);
+        l.cols = int(cols);
+    };
+    w.attnNorm = values(d, 0.1f, 1.0f);
+    w.ffnNorm = values(d, 0.1f, 1.0f);
+    w.qNorm = values(hd, 0.1f, 1.0f);
+    w.kNorm = values(hd, 0.1f, 1.0f);
+    w.bq = values(q, 0.1f);
+    w.bk = values(kv, 0.1f);
+    w.bv = values(kv, 0.1f);
+    linear(w.wq, q, d);
+    linear(w.wk, kv, d);
+    linear(w.wv, kv, d);
+    linear(w.wo, d, q);
+    linear(w.gate, h, d);
+    linear(w.up, h, d);
+    linear(w.down, d, h);
+    const Rope rope(c);
+    const int T = 11;
+    const std::vector<float> x0 = randomVector(std::size_t(T) * d, rng);
+    auto run = [&](ThreadPool* pool, int chunk) {
+        std::vector<float> x = x0, keys(std::size_t(T) * kv), vals(keys.size());
+        BlockScratch scratch;
+        int sites = 0;
+        for (int t0 = 0; t0 < T; t0 += chunk) {
+            BlockKv cache;
+            cache.keys = keys.data();
+            cache.values = vals.data();
+            cache.cached = t0;
+            cache.position = t0;
+            forwardBlock(c, rope, w, x.data() + std::size_t(t0) * d, std::min(chunk, T - t0), cache, scratch, pool,
+                         [&](BlockSite, const float*, int, int) { return ++sites > 0; });
+        }
+        CHECK(sites == 4 * ((T + chunk - 1) / chunk));
+        return x;
+    };
+    ThreadPool pool(3);
+    const std::vector<float> whole = run(nullptr, T);
+    for (const auto& [p, chunk] : {std::pair<ThreadPool*, int>{&pool, T}, {nullptr, 1}, {&pool, 1}, {&pool, 4}}) {
+        INFO("pool " << (p ? 3 : 0) << ", chunk " << chunk);
+        const std::vector<float> x = run(p, chunk);
+        CHECK(std::memcmp(x.data(), whole.data(), x.size() * sizeof(float)) == 0);
+    }
 }
 
 TEST_CASE("context capacity, reset and the sliding window", "[runtime][context]")

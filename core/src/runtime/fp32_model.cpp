@@ -1,18 +1,16 @@
 #include "bq/runtime/fp32_model.h"
 #include "bq/model/model.h"
 #include "bq/model/tensor_names.h"
-#include "bq/runtime/kernels_f32.h"
 #include "bq/runtime/kernels_q.h"
 #include "bq/runtime/packed_linear_q.h"
 #include "bq/runtime/packed_model.h"
 #include "bq/runtime/rope.h"
+#include "bq/runtime/transformer_block.h"
 #include "bq/util/errors.h"
 #include "bq/util/thread_pool.h"
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <functional>
-#include <initializer_list>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -23,67 +21,6 @@ namespace {
 
 // Longest prefill chunk run as one set of GEMMs (bounds the scratch memory; longer prompts loop).
 constexpr int kMaxChunk = 256;
-
-// One projection: an fp32 matrix (kernels_f32) or a PackedLinear (the packed runtime).
-struct Linear {
-    const float* w = nullptr;
-    std::shared_ptr<const PackedLinear> packed;
-    const Tensor* block = nullptr; // set when `packed` is the built-in Q1_0/Q4_0/Q8_0 kernel over this tensor
-    int rows = 0, cols = 0;
-
-    // Y[T][rows] = W X[T][cols]
-    void apply(const float* X, int T, float* Y, ThreadPool* pool) const
-    {
-        if (!packed)
-            kernels::matmul(w, rows, cols, X, T, Y, pool);
-        else if (T == 1)
-            packed->gemv(X, Y, pool);
-        else
-            packed->gemm(X, T, Y, pool);
-    }
-    std::uint64_t bytes() const
-    {
-        return packed ? packed->weightBytes()
-                      : 4ull * static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols);
-    }
-};
-
-// Projections of the same input (q/k/v, gate/up): built-in block-packed ones of one type share one activation
-// quantization and one pool dispatch; anything else runs one by one. Same results either way.
-void applyShared(std::initializer_list<std::pair<const Linear*, float*>> list, const float* X, int T, ThreadPool* pool)
-{
-    kernels::PackedMatrixOut mats[4];
-    DType types[4]{};
-    int count = 0;
-    bool fused = list.size() > 1 && list.size() <= 4;
-    for (const auto& [lin, y] : list) {
-        if (!fused)
-            break;
-        fused = lin->block && blockOperands(*lin->packed, mats[count], types[count]) && types[count] == types[0] &&
-                lin->cols == list.begin()->first->cols;
-        mats[count++].Y = y;
-    }
-    if (!fused) {
-        for (const auto& [lin, y] : list)
-            lin->apply(X, T, y, pool);
-        return;
-    }
-    kernels::packedMatmulMulti(types[0], mats, count, list.begin()->first->cols, X, T, pool);
-}
-
-struct LayerWeights {
-    const float* attnNorm = nullptr;
-    Linear wq, wk, wv, wo;
-    const float* bq = nullptr;
-    const float* bk = nullptr;
-    const float* bv = nullptr;
-    const float* qNorm = nullptr;
-    const float* kNorm = nullptr;
-    const float* ffnNorm = nullptr;
-    Linear w1; // ffn_gate
-    Linear w2; // ffn_down
-    Linear w3; // ffn_up
-};
 
 std::unique_ptr<float[]> uninitFloats(std::size_t n)
 {
@@ -121,8 +58,8 @@ private:
     bool m_f16 = false;                        // fp16 KV cache (packed runtime option)
     std::unique_ptr<float[]> m_keys, m_values; // [layer][capacity][kvDim]
     std::unique_ptr<std::uint16_t[]> m_keys16, m_values16;
-    std::unique_ptr<float[]> m_scores;         // [thread][capacity]
-    std::vector<float> m_x, m_xb, m_q, m_k, m_v, m_att, m_hb, m_hb2, m_cos, m_sin;
+    std::vector<float> m_x, m_xb;
+    BlockScratch m_scratch;
 };
 
 class Fp32Model final : public InferenceModel, public std::enable_shared_from_this<Fp32Model> {
@@ -159,7 +96,7 @@ public:
         m_outNorm = weight("output_norm.weight", d);
         m_layers.resize(static_cast<std::size_t>(c.nLayers));
         for (int l = 0; l < c.nLayers; ++l) {
-            LayerWeights& w = m_layers[static_cast<std::size_t>(l)];
+            BlockWeights& w = m_layers[static_cast<std::size_t>(l)];
             w.attnNorm = weight(blockTensorName(l, "attn_norm"), d);
             auto lin = [&](const char* part, std::int64_t rows, std::int64_t cols) {
                 const std::string name = blockTensorName(l, part);
@@ -170,9 +107,9 @@ public:
             w.wv = lin("attn_v", kv, d);
             w.wo = lin("attn_output", d, q);
             w.ffnNorm = weight(blockTensorName(l, "ffn_norm"), d);
-            w.w1 = lin("ffn_gate", h, d);
-            w.w3 = lin("ffn_up", h, d);
-            w.w2 = lin("ffn_down", d, h);
+            w.gate = lin("ffn_gate", h, d);
+            w.up = lin("ffn_up", h, d);
+            w.down = lin("ffn_down", d, h);
             if (c.qkvBias) {
                 const std::string p = "blk." + std::to_string(l) + ".";
                 w.bq = weight(p + "attn_q.bias", q);
@@ -192,8 +129,8 @@ public:
         std::set<std::string> kinds;
         m_weightBytes = m_head.bytes() + 4 * static_cast<std::uint64_t>(d);
         kinds.insert(m_head.packed ? m_head.packed->kind() : "fp32");
-        for (const LayerWeights& w : m_layers)
-            for (const Linear* p : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w1, &w.w2, &w.w3}) {
+        for (const BlockWeights& w : m_layers)
+            for (const Linear* p : {&w.wq, &w.wk, &w.wv, &w.wo, &w.gate, &w.down, &w.up}) {
                 m_weightBytes += p->bytes();
                 kinds.insert(p->packed ? p->packed->kind() : "fp32");
             }
@@ -222,7 +159,7 @@ public:
     ThreadPool& pool() const { return m_pool; }
     std::mutex& forwardMutex() const { return m_forwardMutex; }
     const Rope& rope() const { return m_rope; }
-    const LayerWeights& layer(int l) const { return m_layers[static_cast<std::size_t>(l)]; }
+    const BlockWeights& layer(int l) const { return m_layers[static_cast<std::size_t>(l)]; }
     bool f16KvCache() const { return m_f16Kv; }
     // Token `id`'s embedding row into out[dim].
     void embedRow(std::int32_t id, float* out) const
@@ -251,7 +188,7 @@ private:
             const Tensor* t = out.packed ? nullptr : m_model->find(tensorName);
             if (t && kernels::packedKernelSupports(t->dtype) && t->cols() % dtypeBlockSize(t->dtype) == 0) {
                 out.packed = makeBlockPackedLinear(*t);
-                out.block = t;
+                out.blockPacked = true;
             }
             if (out.packed) {
                 if (out.packed->rows() != rows || out.packed->cols() != cols)
@@ -308,7 +245,7 @@ private:
     std::set<std::string> m_used;
     std::map<std::string, const float*> m_resolved;
     std::vector<std::shared_ptr<const std::vector<float>>> m_owned;
-    std::vector<LayerWeights> m_layers;
+    std::vector<BlockWeights> m_layers;
     const float* m_embed = nullptr;
     const Tensor* m_embedTensor = nullptr; // packed runtime: a non-F32 embedding, dequantized per row
     Linear m_head;
@@ -334,9 +271,6 @@ Fp32Context::Fp32Context(std::shared_ptr<const Fp32Model> model, int capacity)
         m_keys = uninitFloats(cacheFloats);
         m_values = uninitFloats(cacheFloats);
     }
-    m_scores = uninitFloats(static_cast<std::size_t>(m_model->threads()) * static_cast<std::size_t>(capacity));
-    m_cos.resize(static_cast<std::size_t>(c.headDim / 2));
-    m_sin.resize(static_cast<std::size_t>(c.headDim / 2));
 }
 
 float* Fp32Context::keyAt(int layer, int index) const
@@ -421,109 +355,33 @@ void Fp32Context::runChunk(std::span<const std::int32_t> tokens, bool allPositio
     const ModelConfig& c = m.config();
     ThreadPool* pool = &m.pool();
     const int T = static_cast<int>(tokens.size());
-    const auto dim = static_cast<std::size_t>(c.dim), qDim = static_cast<std::size_t>(c.qDim()),
-               kvDim = m_kvDim, hidden = static_cast<std::size_t>(c.hiddenDim);
-    const int hd = c.headDim;
-    const auto ut = static_cast<std::size_t>(T);
-    m_x.resize(ut * dim);
-    m_xb.resize(ut * std::max(dim, qDim));
-    m_q.resize(ut * qDim);
-    m_k.resize(ut * kvDim);
-    m_v.resize(ut * kvDim);
-    m_att.resize(ut * qDim);
-    m_hb.resize(ut * hidden);
-    m_hb2.resize(ut * hidden);
-
+    const auto dim = static_cast<std::size_t>(c.dim);
+    m_x.resize(static_cast<std::size_t>(T) * dim);
     for (int t = 0; t < T; ++t)
         m.embedRow(tokens[static_cast<std::size_t>(t)], m_x.data() + static_cast<std::size_t>(t) * dim);
 
-    const int kvMul = c.nHeads / c.nKvHeads;
-    const float scaleDiv = std::sqrt(static_cast<float>(hd));
     for (int l = 0; l < c.nLayers; ++l) {
-        const LayerWeights& w = m.layer(l);
-        for (int t = 0; t < T; ++t)
-            kernels::rmsnorm(m_xb.data() + t * dim, m_x.data() + t * dim, w.attnNorm, c.dim, c.normEps);
-        applyShared({{&w.wq, m_q.data()}, {&w.wk, m_k.data()}, {&w.wv, m_v.data()}}, m_xb.data(), T, pool);
-        for (int t = 0; t < T; ++t) {
-            float* q = m_q.data() + t * qDim;
-            float* k = m_k.data() + t * kvDim;
-            float* v = m_v.data() + t * kvDim;
-            if (w.bq) {
-                for (std::size_t i = 0; i < qDim; ++i)
-                    q[i] += w.bq[i];
-                for (std::size_t i = 0; i < kvDim; ++i) {
-                    k[i] += w.bk[i];
-                    v[i] += w.bv[i];
-                }
-            }
-            if (w.qNorm) {
-                for (int h = 0; h < c.nHeads; ++h)
-                    kernels::rmsnorm(q + h * hd, q + h * hd, w.qNorm, hd, c.normEps);
-                for (int h = 0; h < c.nKvHeads; ++h)
-                    kernels::rmsnorm(k + h * hd, k + h * hd, w.kNorm, hd, c.normEps);
-            }
-            m.rope().angles(m_dropped + m_count + t, m_cos.data(), m_sin.data());
-            m.rope().apply(q, c.nHeads, m_cos.data(), m_sin.data());
-            m.rope().apply(k, c.nKvHeads, m_cos.data(), m_sin.data());
-            if (m_f16) {
-                kernels::floatToHalfRow(k, keyAt16(l, m_count + t), static_cast<int>(kvDim));
-                kernels::floatToHalfRow(v, valueAt16(l, m_count + t), static_cast<int>(kvDim));
-            } else {
-                std::memcpy(keyAt(l, m_count + t), k, kvDim * sizeof(float));
-                std::memcpy(valueAt(l, m_count + t), v, kvDim * sizeof(float));
-            }
+        BlockKv kv;
+        if (m_f16) {
+            kv.keys16 = keyAt16(l, 0);
+            kv.values16 = valueAt16(l, 0);
+        } else {
+            kv.keys = keyAt(l, 0);
+            kv.values = valueAt(l, 0);
         }
-        // Grouped-query causal attention, one head per task (independent, so thread-count invariant).
-        pool->parallelFor(static_cast<std::size_t>(c.nHeads), [&](std::size_t hb, std::size_t he, int worker) {
-            float* scores = m_scores.get() + static_cast<std::size_t>(worker) * static_cast<std::size_t>(m_capacity);
-            for (auto h = static_cast<int>(hb); h < static_cast<int>(he); ++h) {
-                const std::size_t kvOff = static_cast<std::size_t>(h / kvMul) * static_cast<std::size_t>(hd);
-                for (int t = 0; t < T; ++t) {
-                    const float* q = m_q.data() + t * qDim + static_cast<std::size_t>(h) * hd;
-                    const int n = m_count + t + 1;
-                    if (m_f16)
-                        for (int j = 0; j < n; ++j)
-                            scores[j] = kernels::dotF16(q, keyAt16(l, j) + kvOff, hd) / scaleDiv;
-                    else {
-                        kernels::dotRows(q, keyAt(l, 0) + kvOff, kvDim, n, hd, scores);
-                        for (int j = 0; j < n; ++j)
-                            scores[j] /= scaleDiv;
-                    }
-                    kernels::softmax(scores, n);
-                    float* out = m_att.data() + t * qDim + static_cast<std::size_t>(h) * hd;
-                    std::fill(out, out + hd, 0.0f);
-                    if (m_f16)
-                        for (int j = 0; j < n; ++j)
-                            kernels::axpyF16(scores[j], valueAt16(l, j) + kvOff, out, hd);
-                    else
-                        kernels::axpyRows(scores, valueAt(l, 0) + kvOff, kvDim, n, out, hd);
-                }
-            }
-        });
-        w.wo.apply(m_att.data(), T, m_xb.data(), pool);
-        for (std::size_t i = 0; i < ut * dim; ++i)
-            m_x[i] += m_xb[i];
-
-        for (int t = 0; t < T; ++t)
-            kernels::rmsnorm(m_xb.data() + t * dim, m_x.data() + t * dim, w.ffnNorm, c.dim, c.normEps);
-        applyShared({{&w.w1, m_hb.data()}, {&w.w3, m_hb2.data()}}, m_xb.data(), T, pool);
-        kernels::siluMul(m_hb.data(), m_hb2.data(), static_cast<int>(ut * hidden));
-        w.w2.apply(m_hb.data(), T, m_xb.data(), pool);
-        for (std::size_t i = 0; i < ut * dim; ++i)
-            m_x[i] += m_xb[i];
+        kv.cached = m_count;
+        kv.position = m_dropped + m_count;
+        forwardBlock(c, m.rope(), m.layer(l), m_x.data(), T, kv, m_scratch, pool);
     }
     m_count += T;
 
     if (!logitsOut)
         return;
-    if (allPositions) {
-        for (int t = 0; t < T; ++t)
-            kernels::rmsnorm(m_xb.data() + t * dim, m_x.data() + t * dim, m.outNorm(), c.dim, c.normEps);
-        m.head().apply(m_xb.data(), T, logitsOut, pool);
-    } else {
-        kernels::rmsnorm(m_xb.data(), m_x.data() + (ut - 1) * dim, m.outNorm(), c.dim, c.normEps);
-        m.head().apply(m_xb.data(), 1, logitsOut, pool);
-    }
+    // The head reads every position's final norm, or only the last one's.
+    const int rows = allPositions ? T : 1;
+    m_xb.resize(static_cast<std::size_t>(rows) * dim);
+    rmsnormTokens(c, m.outNorm(), m_x.data() + static_cast<std::size_t>(T - rows) * dim, rows, m_xb.data());
+    m.head().apply(m_xb.data(), rows, logitsOut, pool);
 }
 
 } // namespace

@@ -35,4 +35,14 @@ struct LayerResult {
     double bitsPerWeight = 0, seconds = 0;
 };
 
+// One finished transformer block of a quantization run: the residual stream after the block compared with the
+// full-precision model (metrics "residual.rel_mse", "residual.mean_cosine", "token_sim.*"; empty when the run
+// keeps no full-precision stream) and the wall seconds the block took.
+struct BlockResult {
+    std::int32_t block = -1;
+    std::map<std::string, double> metrics;
+    std::shared_ptr<const LayerArrays> arrays; // per-sequence token-similarity errors; null when not computed
+    double seconds = 0;
+};
+
 } // namespace bq

@@ -23,6 +23,11 @@ public:
         for (EventSink* s : m_sinks)
             s->layerDone(r);
     }
+    void blockDone(const BlockResult& r) override
+    {
+        for (EventSink* s : m_sinks)
+            s->blockDone(r);
+    }
     void log(LogLevel level, std::string_view text) override
     {
         for (EventSink* s : m_sinks)

@@ -19,6 +19,8 @@ public:
     virtual ~EventSink() = default;
     virtual void progress(const ProgressEvent&) = 0;
     virtual void layerDone(const LayerResult&) = 0;
+    // Once per block, after its last layer's layerDone; never for a block kept entirely in full precision.
+    virtual void blockDone(const BlockResult&) {}
     virtual void log(LogLevel, std::string_view) = 0;
 };
 

@@ -1,5 +1,7 @@
 // The fp32 reference transformer (Llama family: llama, mistral, qwen2 with q/k/v biases, qwen3 with q/k
-// norms), llama2.c run.c numerics. Prefill runs each chunk as GEMMs, decode as GEMVs (kernels_f32.h).
+// norms), llama2.c run.c numerics: the embedding, every block through transformer_block.h (the block the
+// quantization pipeline runs too), the final norm and the head. Prefill runs each chunk as GEMMs, decode as GEMVs
+// (kernels_f32.h).
 //
 // Weights: F32 tensors are used in place (no copy of the mapped file); F16/BF16/Q8_0/... are converted to fp32
 // once at construction. The model owns a ThreadPool shared by its contexts; concurrent forward() calls from

@@ -119,16 +119,9 @@ RunFileWriter RunFileWriter::create(const std::filesystem::path& path, const Run
     return RunFileWriter(std::move(impl));
 }
 
-RunFileWriter RunFileWriter::openForResume(const std::filesystem::path& path, const RunFingerprints& expected)
+std::optional<ResumeMismatch> resumeMismatch(const std::filesystem::path& path, const RunHeader& stored,
+                                             const RunFingerprints& expected)
 {
-    auto impl = std::make_unique<Impl>();
-    impl->path = path;
-    impl->ctx.file = path.string();
-    const h5::Ctx& c = impl->ctx;
-    impl->file = openRunFile(c, true);
-    const hid_t file = impl->file.get();
-    const RunHeader stored = readRunHeader(c, file);
-
     std::vector<std::string> fields, reasons;
     auto check = [&](const char* field, const char* label, const std::string& s, const std::string& now) {
         std::string why = compareField(label, s, now);
@@ -142,10 +135,25 @@ RunFileWriter RunFileWriter::openForResume(const std::filesystem::path& path, co
     check("recipe", "recipe fingerprint", stored.recipeFingerprint, expected.recipe);
     check("tool_version", "tool version", stored.toolVersion, expected.toolVersion);
     if (!reasons.empty()) {
-        std::string msg = c.file + ": cannot resume: ";
+        std::string msg = path.string() + ": cannot resume: ";
         for (std::size_t k = 0; k < reasons.size(); ++k) msg += (k ? "; " : "") + reasons[k];
-        throw ResumeMismatch(msg, fields);
+        return ResumeMismatch(msg, fields);
     }
+    return std::nullopt;
+}
+
+RunFileWriter RunFileWriter::openForResume(const std::filesystem::path& path, const RunFingerprints& expected)
+{
+    auto impl = std::make_unique<Impl>();
+    impl->path = path;
+    impl->ctx.file = path.string();
+    const h5::Ctx& c = impl->ctx;
+    impl->file = openRunFile(c, true);
+    const hid_t file = impl->file.get();
+    const RunHeader stored = readRunHeader(c, file);
+
+    if (auto mismatch = resumeMismatch(path, stored, expected))
+        throw *mismatch;
 
     // Drop what belongs to unfinished blocks: those blocks run again from their start.
     impl->finished = readFinishedBlocks(c, file);

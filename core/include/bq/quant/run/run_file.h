@@ -96,6 +96,11 @@ private:
     std::vector<std::string> m_fields;
 };
 
+// Whether a run stored with `stored` can be resumed with `expected`: the ResumeMismatch that openForResume
+// throws (naming `path` and every differing field), or nothing when the fingerprints match.
+std::optional<ResumeMismatch> resumeMismatch(const std::filesystem::path& path, const RunHeader& stored,
+                                             const RunFingerprints& expected);
+
 class RunFileWriter {
 public:
     // Creates (or replaces) the run file at `path` with the header, status "running" and 0 finished blocks.
