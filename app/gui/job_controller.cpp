@@ -10,6 +10,7 @@ public:
     explicit Bridge(JobController& owner) : m_owner(owner) {}
     void progress(const bq::ProgressEvent& e) override { emit m_owner.progress(e); }
     void layerDone(const bq::LayerResult& r) override { emit m_owner.layerDone(r); }
+    void blockDone(const bq::BlockResult& r) override { emit m_owner.blockDone(r); }
     void log(bq::LogLevel level, std::string_view text) override
     {
         emit m_owner.logLine(level, QString::fromUtf8(text.data(), qsizetype(text.size())));
@@ -25,6 +26,7 @@ void registerJobMetaTypes()
     std::call_once(once, [] {
         qRegisterMetaType<bq::ProgressEvent>();
         qRegisterMetaType<bq::LayerResult>();
+        qRegisterMetaType<bq::BlockResult>();
         qRegisterMetaType<bq::JobResult>();
         qRegisterMetaType<bq::LogLevel>();
     });

@@ -40,6 +40,7 @@ signals:
     void started();
     void progress(const bq::ProgressEvent& event);
     void layerDone(const bq::LayerResult& result);
+    void blockDone(const bq::BlockResult& result);
     void logLine(bq::LogLevel level, const QString& text);
     void finished(const bq::JobResult& result);
 
@@ -62,5 +63,6 @@ void registerJobMetaTypes();
 
 Q_DECLARE_METATYPE(bq::ProgressEvent)
 Q_DECLARE_METATYPE(bq::LayerResult)
+Q_DECLARE_METATYPE(bq::BlockResult)
 Q_DECLARE_METATYPE(bq::JobResult)
 Q_DECLARE_METATYPE(bq::LogLevel)

@@ -75,6 +75,7 @@ public:
         }
         m_next.layerDone(r);
     }
+    void blockDone(const BlockResult& r) override { m_next.blockDone(r); }
     void log(LogLevel level, std::string_view text) override { m_next.log(level, text); }
     double methodSeconds = 0, analysisSeconds = 0;
 
