@@ -113,11 +113,10 @@ std::string absoluteSpec(const std::string& spec)
 void registerQuantize(CLI::App& app)
 {
     struct Opts {
-        std::string model, run, out, calibDocs, sampling;
+        std::string model, run, out, calibDocs;
         std::vector<std::string> calib;
         ModelOptions modelOptions;
         RecipeOptions recipe;
-        int samples = 0, seqLen = 0;
         long long seed = -1;
         bool json = false, resume = false;
     };
@@ -126,10 +125,13 @@ void registerQuantize(CLI::App& app)
     cmd->add_option("MODEL", o->model, "Model file, Hugging Face directory, or :demo")->required();
     cmd->add_option("--calib", o->calib, "Calibration text file(s), blank-line separated documents");
     cmd->add_option("--calib-docs", o->calibDocs, "Document range A:B of every calibration file (e.g. 0:500)");
-    cmd->add_option("--calib-sampling", o->sampling, "concat (default) | documents (the reference C4 protocol)");
+    cmd->add_option("--calib-sampling", o->recipe.overrides.sampling,
+                    "concat (default) | documents (the reference C4 protocol)");
     addRecipeOptions(*cmd, o->recipe);
-    cmd->add_option("--samples", o->samples, "Calibration samples (overrides the recipe)")->check(CLI::PositiveNumber);
-    cmd->add_option("--seqlen", o->seqLen, "Calibration window length in tokens (overrides the recipe)")
+    cmd->add_option("--samples", o->recipe.overrides.samples, "Calibration samples (overrides the recipe)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--seqlen", o->recipe.overrides.seqLen,
+                    "Calibration window length in tokens (overrides the recipe)")
         ->check(CLI::PositiveNumber);
     cmd->add_option("--seed", o->seed, "Calibration sampling seed (overrides the recipe)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--run", o->run, "The HDF5 run file to write (or resume)")->required();
@@ -138,38 +140,23 @@ void registerQuantize(CLI::App& app)
     cmd->add_flag("--resume", o->resume, "Continue the run file from its last finished block (fingerprints must match)");
     addModelOptions(*cmd, o->modelOptions);
     cmd->callback([o] {
-        bq::quant::Recipe recipe = loadRecipe(o->recipe);
-        if (o->samples > 0)
-            recipe.samples = o->samples;
-        if (o->seqLen > 0)
-            recipe.seqLen = o->seqLen;
         if (o->seed >= 0)
-            recipe.seed = std::uint64_t(o->seed);
-        if (!o->sampling.empty())
-            recipe.sampling = bq::quant::calibrationSamplingName(bq::quant::parseCalibrationSampling(o->sampling));
+            o->recipe.overrides.seed = std::uint64_t(o->seed);
+        const bq::quant::Recipe recipe = loadRecipe(o->recipe);
 
         bq::quant::QuantizeJobRequest req;
         req.model = openModel(o->model, o->modelOptions);
         req.modelPath = absoluteSpec(o->model);
         req.tokenizerPath = o->modelOptions.tokenizer.empty() ? "" : absoluteSpec(o->modelOptions.tokenizer);
         req.recipe = recipe;
-        int docBegin = 0, docEnd = -1;
-        if (!o->calibDocs.empty()) {
-            const auto colon = o->calibDocs.find(':');
-            try {
-                if (colon == std::string::npos)
-                    throw std::invalid_argument("no colon");
-                docBegin = std::stoi(o->calibDocs.substr(0, colon));
-                docEnd = colon + 1 < o->calibDocs.size() ? std::stoi(o->calibDocs.substr(colon + 1)) : -1;
-            } catch (const std::exception&) {
-                throw std::runtime_error("--calib-docs '" + o->calibDocs + "': expected A:B (e.g. 0:500)");
-            }
-        }
+        const bq::workflow::DocumentRange docs = o->calibDocs.empty()
+                                                     ? bq::workflow::DocumentRange{}
+                                                     : bq::workflow::parseRange(o->calibDocs, "--calib-docs");
         for (const std::string& f : o->calib) {
             bq::quant::CalibrationSource src;
             src.path = f;
-            src.docBegin = docBegin;
-            src.docEnd = docEnd;
+            src.docBegin = docs.begin;
+            src.docEnd = docs.end;
             req.calibrationSources.push_back(src);
         }
         if (req.calibrationSources.empty() && !(o->resume && std::filesystem::exists(o->run)))

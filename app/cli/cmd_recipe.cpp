@@ -16,24 +16,22 @@ void addRecipeOptions(CLI::App& cmd, RecipeOptions& o)
     std::string ids;
     for (const auto& m : bq::quant::methodRegistry())
         ids += (ids.empty() ? "" : ", ") + m.id;
-    auto* method = cmd.add_option("--method", o.method, "Built-in recipe: this method on every block linear (" + ids + ")");
+    auto* method = cmd.add_option("--method", o.overrides.method,
+                                  "Built-in recipe: this method on every block linear (" + ids + ")");
     recipe->excludes(method);
     method->excludes(recipe);
-    cmd.add_option("--companion", o.companion, "With --method output-align: the method of the other layers")
+    cmd.add_option("--companion", o.overrides.companion, "With --method output-align: the method of the other layers")
         ->capture_default_str();
-    cmd.add_flag("--quantize-embeddings", o.keepAll,
+    cmd.add_flag("--quantize-embeddings", o.overrides.quantizeEmbeddings,
                  "With --method: also quantize token_embd/output (default: kept in full precision)");
 }
 
 bq::quant::Recipe loadRecipe(const RecipeOptions& o)
 {
-    if (o.recipeFile.empty() == o.method.empty())
+    if (o.recipeFile.empty() == o.overrides.method.empty())
         throw std::runtime_error("give exactly one of --recipe FILE or --method M");
-    if (!o.recipeFile.empty())
-        return bq::quant::loadRecipeFile(o.recipeFile);
-    bq::quant::Recipe r = bq::quant::builtinRecipe(o.method, o.companion);
-    if (o.keepAll)
-        r.keepFp.clear();
+    bq::quant::Recipe r = o.recipeFile.empty() ? bq::quant::Recipe{} : bq::quant::loadRecipeFile(o.recipeFile);
+    bq::workflow::applyRecipeOverrides(r, o.overrides);
     return r;
 }
 
@@ -87,22 +85,19 @@ void registerRecipe(CLI::App& app)
         ModelOptions modelOptions;
         RecipeOptions recipe;
         bool json = false;
-        int samples = 0, seqLen = 0;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("recipe", "Resolve a recipe for a model: method per tensor, deciding rule, estimate");
     cmd->add_option("MODEL", o->model, "Model file, Hugging Face directory, or :demo")->required();
     addRecipeOptions(*cmd, o->recipe);
-    cmd->add_option("--samples", o->samples, "Calibration samples (overrides the recipe)")->check(CLI::PositiveNumber);
-    cmd->add_option("--seqlen", o->seqLen, "Calibration window length (overrides the recipe)")->check(CLI::PositiveNumber);
+    cmd->add_option("--samples", o->recipe.overrides.samples, "Calibration samples (overrides the recipe)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--seqlen", o->recipe.overrides.seqLen, "Calibration window length (overrides the recipe)")
+        ->check(CLI::PositiveNumber);
     cmd->add_flag("--json", o->json, "Print one JSON object");
     addModelOptions(*cmd, o->modelOptions);
     cmd->callback([o] {
-        bq::quant::Recipe recipe = loadRecipe(o->recipe);
-        if (o->samples > 0)
-            recipe.samples = o->samples;
-        if (o->seqLen > 0)
-            recipe.seqLen = o->seqLen;
+        const bq::quant::Recipe recipe = loadRecipe(o->recipe);
         ModelOptions mo = o->modelOptions;
         auto model = openModel(o->model, mo);
         const bq::quant::Resolution res = bq::quant::resolveRecipe(recipe, *model);

@@ -1,4 +1,5 @@
 #include "cli/eval_options.h"
+#include "bq/workflow/recipe_options.h"
 #include "cli/cli_common.h"
 
 namespace bqcli {
@@ -23,18 +24,9 @@ bq::PerplexityRequest makePerplexityRequest(const EvalOptions& o)
     r.mode = o.mode == "docs" ? bq::PerplexityMode::Docs : bq::PerplexityMode::Windows;
     r.ctx = o.ctx;
     if (!o.docs.empty()) {
-        const auto colon = o.docs.find(':');
-        try {
-            if (colon == std::string::npos)
-                throw std::invalid_argument("no colon");
-            const std::string a = o.docs.substr(0, colon), b = o.docs.substr(colon + 1);
-            r.docBegin = a.empty() ? 0 : std::stoi(a);
-            r.docEnd = b.empty() ? -1 : std::stoi(b);
-        } catch (const std::exception&) {
-            throw std::runtime_error("--docs: expected a range A:B such as 0:200, got '" + o.docs + "'");
-        }
-        if (r.docBegin < 0 || (r.docEnd >= 0 && r.docEnd <= r.docBegin))
-            throw std::runtime_error("--docs: expected 0 <= A < B, got '" + o.docs + "'");
+        const bq::workflow::DocumentRange docs = bq::workflow::parseRange(o.docs, "--docs");
+        r.docBegin = docs.begin;
+        r.docEnd = docs.end;
     }
     return r;
 }

@@ -2,6 +2,7 @@
 #pragma once
 #include "bq/model/model.h"
 #include "bq/quant/recipe/recipe.h"
+#include "bq/workflow/recipe_options.h"
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -9,13 +10,12 @@
 namespace bqcli {
 
 struct RecipeOptions {
-    std::string recipeFile;          // --recipe FILE
-    std::string method;              // --method M (built-in recipe)
-    std::string companion = "arb-rc"; // --companion M (output-align's method for the other layers)
-    bool keepAll = false;            // --quantize-embeddings: clear the keep_fp list
+    std::string recipeFile; // --recipe FILE
+    // --method M, --companion M, --quantize-embeddings (addRecipeOptions); --samples, --seqlen, … (the command)
+    bq::workflow::RecipeOverrides overrides;
 };
 void addRecipeOptions(CLI::App& cmd, RecipeOptions& options);
-// The recipe from --recipe or --method (exactly one is required).
+// The recipe from --recipe or --method (exactly one is required), with the overrides applied.
 bq::quant::Recipe loadRecipe(const RecipeOptions& options);
 
 // The resolution table and the estimate as text (stdout) or as one JSON object.

@@ -106,7 +106,7 @@ Layer makeLayer(Eigen::Index n, Eigen::Index m, unsigned seed, double drift)
     return L;
 }
 
-QuantizedLinear run(Family f, const Layer& L, const nlohmann::json& options, MethodDiagnostics& diag,
+QuantizedLinear run(const FamilyMember& f, const Layer& L, const nlohmann::json& options, MethodDiagnostics& diag,
                     MatrixXfR* internal = nullptr)
 {
     QuantizeRequest req;
@@ -213,11 +213,11 @@ TEST_CASE("billm beats sign×mean-abs in the Hessian metric; arb-x beats arb", "
         for (Eigen::Index j = 0; j < L.W.cols(); ++j) S(i, j) = L.W(i, j) >= 0 ? a : -a;
     }
     MethodDiagnostics d1, d2, d3;
-    const MatrixXfR billm = run(Family::Billm, L, {}, d1).dequantize();
+    const MatrixXfR billm = run(billmMember(), L, {}, d1).dequantize();
     const double eSign = hessianError(L.W, S, L.H), eBillm = hessianError(L.W, billm, L.H);
     REQUIRE(eBillm < 0.5 * eSign);
-    const MatrixXfR arb = run(Family::Arb, L, {}, d2).dequantize();
-    const MatrixXfR arbx = run(Family::ArbX, L, {}, d3).dequantize();
+    const MatrixXfR arb = run(arbMember(), L, {}, d2).dequantize();
+    const MatrixXfR arbx = run(arbXMember(), L, {}, d3).dequantize();
     REQUIRE(hessianError(L.W, arbx, L.H) < hessianError(L.W, arb, L.H));
     REQUIRE(hessianError(L.W, arb, L.H) < eSign);
 }
@@ -226,8 +226,10 @@ TEST_CASE("dequantize() reproduces each method's internal Ŵ exactly; bits count
           "[quant][arb]")
 {
     const Layer L = makeLayer(40, 320, 51, 0.2); // last block is 64 columns wide
-    for (Family f : {Family::Billm, Family::Arb, Family::ArbX, Family::ArbRc, Family::OutputAlign}) {
-        INFO(familyId(f));
+    for (const FamilyMember* member :
+         {&billmMember(), &arbMember(), &arbXMember(), &arbRcMember(), &outputAlignMember()}) {
+        const FamilyMember& f = *member;
+        INFO(f.id);
         MethodDiagnostics diag;
         MatrixXfR internal;
         const QuantizedLinear q = run(f, L, {}, diag, &internal);
@@ -240,7 +242,7 @@ TEST_CASE("dequantize() reproduces each method's internal Ŵ exactly; bits count
         for (auto s : diag.salientColumns) salient += s;
         REQUIRE(salient >= 3);   // at least one salient column per block
         REQUIRE(salient <= 3 * 49);
-        const MethodInfo& info = findMethod(familyId(f));
+        const MethodInfo& info = findMethod(f.id);
         const double estimate = info.estimateBits(40, 320, info.defaults);
         REQUIRE(estimate == Approx(familyStorageBits(f, 40, 320, kExpectedSalientFraction * 320,
                                                      familyUsesCgb(f, info.defaults))));
@@ -253,11 +255,11 @@ TEST_CASE("dequantize() reproduces each method's internal Ŵ exactly; bits count
 
 TEST_CASE("full bit counts match the methods.md table at 4096×4096", "[quant][arb]")
 {
-    REQUIRE(familyStorageBits(Family::Billm, 4096, 4096, 0, false) == Approx(2.875 + 1.0 / 4096));
-    REQUIRE(familyStorageBits(Family::ArbRc, 4096, 4096, 0, false) == Approx(2.5 + 1.0 / 4096 + 32.0 / 4096));
-    REQUIRE(familyStorageBits(Family::ArbRc, 4096, 4096, 0, true) == Approx(2.75 + 1.0 / 4096 + 32.0 / 4096));
+    REQUIRE(familyStorageBits(billmMember(), 4096, 4096, 0, false) == Approx(2.875 + 1.0 / 4096));
+    REQUIRE(familyStorageBits(arbRcMember(), 4096, 4096, 0, false) == Approx(2.5 + 1.0 / 4096 + 32.0 / 4096));
+    REQUIRE(familyStorageBits(arbRcMember(), 4096, 4096, 0, true) == Approx(2.75 + 1.0 / 4096 + 32.0 / 4096));
     // the second plane on 8 % salient columns adds 0.08 bits
-    REQUIRE(familyStorageBits(Family::Billm, 4096, 4096, 0.08 * 4096, false) == Approx(2.955 + 1.0 / 4096));
+    REQUIRE(familyStorageBits(billmMember(), 4096, 4096, 0.08 * 4096, false) == Approx(2.955 + 1.0 / 4096));
 }
 
 TEST_CASE("output-align with X̂ = X is the Hessian-weighted alternating fit of W", "[quant][arb]")
@@ -265,7 +267,7 @@ TEST_CASE("output-align with X̂ = X is the Hessian-weighted alternating fit of 
     Layer L = makeLayer(32, 128, 61, 0.0); // one block: no compensation, target = W exactly when C = Ĥ
     const nlohmann::json opts = {{"amp_gate", "off"}, {"ridge", 0.0}};
     MethodDiagnostics diag;
-    const QuantizedLinear q = run(Family::OutputAlign, L, opts, diag);
+    const QuantizedLinear q = run(outputAlignMember(), L, opts, diag);
     requireNonIncreasing(diag.objectiveTrace);
 
     // The same steps from the public pieces, on W itself.
@@ -300,16 +302,16 @@ TEST_CASE("output-align with X̂ = X is the Hessian-weighted alternating fit of 
     // With a drifted quantized stream the target changes and so does the result.
     Layer D = makeLayer(32, 128, 61, 0.3);
     MethodDiagnostics d2;
-    REQUIRE((run(Family::OutputAlign, D, opts, d2).dequantize().array() != q.dequantize().array()).any());
+    REQUIRE((run(outputAlignMember(), D, opts, d2).dequantize().array() != q.dequantize().array()).any());
 }
 
 TEST_CASE("AMP gate: off descends monotonically, literal only takes AMP-increasing steps", "[quant][arb]")
 {
     const Layer L = makeLayer(32, 256, 71, 0.2);
     MethodDiagnostics off, lit, dir;
-    const MatrixXfR Woff = run(Family::OutputAlign, L, {{"amp_gate", "off"}}, off).dequantize();
-    const MatrixXfR Wlit = run(Family::OutputAlign, L, {{"amp_gate", "literal"}}, lit).dequantize();
-    const MatrixXfR Wdir = run(Family::OutputAlign, L, {{"amp_gate", "directional"}}, dir).dequantize();
+    const MatrixXfR Woff = run(outputAlignMember(), L, {{"amp_gate", "off"}}, off).dequantize();
+    const MatrixXfR Wlit = run(outputAlignMember(), L, {{"amp_gate", "literal"}}, lit).dequantize();
+    const MatrixXfR Wdir = run(outputAlignMember(), L, {{"amp_gate", "directional"}}, dir).dequantize();
     REQUIRE((Woff.array() != Wlit.array()).any());
     REQUIRE((Woff.array() != Wdir.array()).any());
     // the gate blocks some steps, so the gated fit lands at a higher (or equal) output-error objective
@@ -323,9 +325,9 @@ TEST_CASE("options are validated and cancel is honoured", "[quant][arb]")
 {
     const Layer L = makeLayer(16, 128, 81, 0.1);
     MethodDiagnostics diag;
-    REQUIRE_THROWS_AS(run(Family::Arb, L, {{"iterations", -1}}, diag), std::invalid_argument);
-    REQUIRE_THROWS_AS(run(Family::ArbRc, L, {{"nope", 1}}, diag), std::invalid_argument);
-    REQUIRE_THROWS_AS(run(Family::OutputAlign, L, {{"amp_gate", "sometimes"}}, diag), std::invalid_argument);
+    REQUIRE_THROWS_AS(run(arbMember(), L, {{"iterations", -1}}, diag), std::invalid_argument);
+    REQUIRE_THROWS_AS(run(arbRcMember(), L, {{"nope", 1}}, diag), std::invalid_argument);
+    REQUIRE_THROWS_AS(run(outputAlignMember(), L, {{"amp_gate", "sometimes"}}, diag), std::invalid_argument);
     REQUIRE_FALSE(findMethod("output-align").unsupportedReason(16, 128, {{"scope", "matrix"}}).empty());
     REQUIRE(findMethod("billm").unsupportedReason(16, 128, findMethod("billm").defaults).empty());
     REQUIRE(findMethod("output-align").needsTwoStreams);
@@ -336,5 +338,5 @@ TEST_CASE("options are validated and cancel is honoured", "[quant][arb]")
     req.stats.gram = &L.H;
     req.cancel = &cancel;
     req.tensor = "t";
-    REQUIRE_THROWS_AS(quantizeBinaryFamily(Family::Billm, req, diag), bq::Cancelled);
+    REQUIRE_THROWS_AS(quantizeBinaryFamily(billmMember(), req, diag), bq::Cancelled);
 }

@@ -44,10 +44,12 @@ TEST_CASE("family run time on a 768×3072 layer (OPT-125M fc2 shape)", "[quant][
         Eigen::MatrixXd Xq = X;
         for (Eigen::Index k = 0; k < Xq.size(); ++k) Xq.data()[k] += 0.2 * double(nd(rng)) * 50.0;
         const Eigen::MatrixXd Hq = Xq.transpose() * Xq, C = Xq.transpose() * X;
-        for (Family f : {Family::Billm, Family::Arb, Family::ArbX, Family::ArbRc, Family::OutputAlign}) {
+        for (const FamilyMember* member :
+             {&billmMember(), &arbMember(), &arbXMember(), &arbRcMember(), &outputAlignMember()}) {
+            const FamilyMember& f = *member;
             QuantizeRequest req;
             req.weight = &W;
-            req.stats.gram = f == Family::OutputAlign ? &Hq : &H;
+            req.stats.gram = &f == &outputAlignMember() ? &Hq : &H;
             req.stats.gramFp = &H;
             req.stats.crossGram = &C;
             req.tensor = "bench";
@@ -59,7 +61,7 @@ TEST_CASE("family run time on a 768×3072 layer (OPT-125M fc2 shape)", "[quant][
             const double cpu = double(std::clock() - c0) / CLOCKS_PER_SEC;
             const Eigen::MatrixXd D = (W - q.dequantize()).cast<double>();
             const double rel = (D * H).cwiseProduct(D).sum() / (W.cast<double>() * H).cwiseProduct(W.cast<double>()).sum();
-            std::cout << familyId(f) << " " << n << "x" << m << ": " << sec << " s wall, " << cpu << " s CPU, " << q.storageBitsPerWeight
+            std::cout << f.id << " " << n << "x" << m << ": " << sec << " s wall, " << cpu << " s CPU, " << q.storageBitsPerWeight
                       << " bpw, rel tr(ΔW H ΔWᵀ) " << rel << "\n";
             REQUIRE(sec < 120);
             REQUIRE(rel < 1.0);

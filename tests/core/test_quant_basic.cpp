@@ -11,11 +11,13 @@
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 #include <Eigen/SVD>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <random>
+#include <set>
 
 using namespace bq;
 using namespace bq::quant;
@@ -517,6 +519,63 @@ TEST_CASE("the registry lists the 12 methods in the methods.md order", "[quant][
     CHECK(findMethod("gptq").needsGram);
     CHECK(findMethod("q1_0").needsGram);
     CHECK_FALSE(findMethod("sign").needsGram);
+}
+
+TEST_CASE("every option of every method has a schema entry: type, default inside its range, help", "[quant][registry]")
+{
+    for (const MethodInfo& m : methodRegistry()) {
+        INFO(m.id);
+        CHECK_FALSE(m.options.empty());
+        CHECK(m.defaults == optionDefaults(m.options));
+        CHECK(mergeOptions(m, nullptr) == m.defaults); // the defaults pass their own validation
+        CHECK((m.unsupportedReason && m.estimateBits && m.residentBytesPerWeight && m.workingBytes && m.quantize));
+        std::set<std::string> names;
+        for (const OptionSpec& o : m.options) {
+            INFO(o.name);
+            CHECK(names.insert(o.name).second);
+            CHECK_FALSE(o.help.empty());
+            CHECK(o.help.find('\n') == std::string::npos);
+            const nlohmann::json& d = o.defaultValue;
+            const auto isChoice = [&] {
+                return d.is_string() &&
+                       std::find(o.choices.begin(), o.choices.end(), d.get<std::string>()) != o.choices.end();
+            };
+            switch (o.type) {
+            case OptionType::Bool: CHECK(d.is_boolean()); break;
+            case OptionType::Int:
+                CHECK(o.min <= o.max);
+                CHECK((isChoice() || (d.is_number_integer() && o.min <= d.get<double>() && d.get<double>() <= o.max)));
+                break;
+            case OptionType::Float:
+                CHECK(o.min <= o.max);
+                CHECK((d.is_number() && o.min <= d.get<double>() && d.get<double>() <= o.max));
+                break;
+            case OptionType::Choice:
+                CHECK(o.choices.size() >= 2);
+                CHECK(isChoice());
+                break;
+            }
+        }
+    }
+}
+
+TEST_CASE("mergeOptions checks types and ranges against the schema, naming the allowed values", "[quant][registry]")
+{
+    using Catch::Contains;
+    CHECK_THROWS_WITH(mergeOptions(findMethod("residual"), {{"k", 9}}),
+                      Contains("residual") && Contains("'k' = 9") && Contains("an integer in 1..4"));
+    CHECK_THROWS_WITH(mergeOptions(findMethod("gptq"), {{"percdamp", 20}}),
+                      Contains("gptq") && Contains("'percdamp' = 20") && Contains("a number in [0, 10]"));
+    CHECK_THROWS_WITH(mergeOptions(findMethod("arb"), {{"salient_metric", "random"}}), Contains("hessian | magnitude"));
+    CHECK_THROWS_WITH(mergeOptions(findMethod("sign"), {{"group", 0}}),
+                      Contains("\"row\" or an integer in 1..16777216"));
+    CHECK_THROWS_WITH(mergeOptions(findMethod("sign"), {{"group", "tensor"}}), Contains("'group' = \"tensor\""));
+    CHECK_THROWS_WITH(mergeOptions(findMethod("arb-rc"), {{"cgb", 1}}), Contains("true or false"));
+    CHECK_THROWS_WITH(mergeOptions(findMethod("svid"), {{"iterations", 2.5}}), Contains("an integer in 1..1000"));
+    CHECK_THROWS_WITH(mergeOptions(findMethod("sign"), nlohmann::json::array()), Contains("JSON object"));
+    CHECK(mergeOptions(findMethod("ternary"), {{"group", "tensor"}})["group"] == "tensor");
+    CHECK(mergeOptions(findMethod("gptq"), {{"percdamp", 1}})["percdamp"] == 1); // an integer is a number
+    CHECK(allowedValues(findMethod("ternary").options.front()) == "\"row\", \"tensor\" or an integer in 1..16777216");
 }
 
 // Timing of the two calibrated methods on an OPT-125M fc2-sized problem; run with `test_quant_basic "[.bench]"`.

@@ -55,6 +55,7 @@ TEST_CASE("estimate: resident bytes per weight equal each method's result in mem
         t.rows = n;
         t.cols = m;
         t.method = id;
+        t.methodInfo = &info;
         t.options = mergeOptions(info, overrides);
         t.needsGram = info.needsGram;
         t.needsTwoStreams = info.needsTwoStreams;
@@ -121,10 +122,31 @@ TEST_CASE("estimate: memory parts of a run are the buffers they claim to count",
     const ResolvedTensor* up = res.find("blk.0.ffn_up.weight");
     REQUIRE(down);
     REQUIRE(up);
+    CHECK(down->methodInfo == &findMethod("output-align"));
+    CHECK(res.find("token_embd.weight")->methodInfo == nullptr); // kept
     CHECK(layerWorkingBytes(*down) >= 4.0 * 8.0 * hid * hid + residentBytesPerWeight(*down) * d * hid);
     CHECK(e.methodBytes == Approx(layerWorkingBytes(*down) + layerWorkingBytes(*up)).epsilon(1e-12));
     CHECK(e.baseBytes == 12.5 * 1048576.0); // no run file in this run
     CHECK(e.peakBytes == Approx(e.modelBytes + e.streamBytes + e.gramBytes + e.scratchBytes + e.methodBytes +
                                 e.resultBytes + e.baseBytes)
                              .epsilon(1e-12));
+}
+
+TEST_CASE("estimate: a layer's sizes come from its method's hooks", "[quant][recipe][estimate]")
+{
+    MethodInfo method;
+    method.id = "made-up";
+    method.residentBytesPerWeight = [](Eigen::Index, Eigen::Index, const nlohmann::json&) { return 2.5; };
+    method.workingBytes = [](Eigen::Index, Eigen::Index, const nlohmann::json&) { return 1e12; };
+    ResolvedTensor t;
+    t.tensor = "blk.0.attn_q.weight";
+    t.rows = 10;
+    t.cols = 20;
+    t.method = method.id;
+    t.methodInfo = &method;
+    CHECK(residentBytesPerWeight(t) == 2.5);
+    // W and Ŵ (float32) and the result, plus the larger of the method's working memory and the analysis
+    CHECK(layerWorkingBytes(t) == 4.0 * 200 + 4.0 * 200 + 2.5 * 200 + 1e12);
+    t.methodInfo = nullptr;
+    CHECK_THROWS_AS(residentBytesPerWeight(t), std::logic_error);
 }

@@ -1,31 +1,55 @@
-// Registry entry of one method of the salient / alternating-refinement family (methods.md §3.4–3.7); the work
-// is in binary_family.cpp.
+// methods.md §3.5 `arb-rc` (ARB-LLM_RC, arXiv:2410.03129): every zone is diag(a) B diag(c) without a mean, fitted
+// by alternating row and column scale updates (fitArbRc). Partition, compensation and storage are the family's.
 #include "bq/quant/methods/binary_family.h"
 #include "method_factories.h"
 
-namespace bq::quant::methods {
+namespace bq::quant {
 
-MethodInfo arbRcMethod()
+namespace binary {
+
+namespace {
+
+class ArbRcRun final : public MemberRun {
+public:
+    explicit ArbRcRun(int iterations) : m_iterations(iterations) {}
+    ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>* trace) const override
+    {
+        return fitArbRc(block.X, block.partition.zone, z, order, m_iterations, trace);
+    }
+
+private:
+    int m_iterations;
+};
+
+std::vector<OptionSpec> schema()
 {
-    using binary::Family;
-    MethodInfo info;
-    info.id = binary::familyId(Family::ArbRc);
+    std::vector<OptionSpec> options = familyOptions(true);
+    options.push_back(intOption("iterations", 15, 0, 1000, "Alternating row / column scale (and sign) updates"));
+    return options;
+}
+
+} // namespace
+
+const FamilyMember& arbRcMember()
+{
+    static const FamilyMember member{
+        .id = "arb-rc",
+        .options = schema(),
+        .columnScales = true,
+        .start = [](const nlohmann::json& options) -> std::unique_ptr<MemberRun> {
+            return std::make_unique<ArbRcRun>(options.at("iterations").get<int>());
+        }};
+    return member;
+}
+
+} // namespace binary
+
+MethodInfo methods::arbRcMethod()
+{
+    MethodInfo info = binary::familyMethod(binary::arbRcMember());
     info.title = "ARB-RC: row x column scales + column-group bitmap";
     info.description = "ARB-LLM_RC (arXiv:2410.03129): each zone is diag(a) B diag(c) without a mean, alternating row/column scale updates (15 iterations), salient zones with two planes; CGB on by default; block-joint OBC. Full count about 2.76 bits per weight with CGB, 2.51 without.";
-    info.defaults = binary::familyDefaults(Family::ArbRc);
-    info.needsGram = true;
-    info.needsTwoStreams = false;
-    info.unsupportedReason = [](Eigen::Index n, Eigen::Index m, const nlohmann::json& options) {
-        return binary::familyUnsupportedReason(Family::ArbRc, n, m, options);
-    };
-    info.estimateBits = [](Eigen::Index n, Eigen::Index m, const nlohmann::json& options) {
-        return binary::familyStorageBits(Family::ArbRc, n, m, binary::kExpectedSalientFraction * double(m),
-                                         binary::familyUsesCgb(Family::ArbRc, options));
-    };
-    info.quantize = [](const QuantizeRequest& request, MethodDiagnostics& diagnostics) {
-        return binary::quantizeBinaryFamily(Family::ArbRc, request, diagnostics);
-    };
     return info;
 }
 
-} // namespace bq::quant::methods
+} // namespace bq::quant

@@ -1,31 +1,43 @@
-// Registry entry of one method of the salient / alternating-refinement family (methods.md §3.4–3.7); the work
-// is in binary_family.cpp.
+// methods.md §3.4 `billm` (BiLLM, arXiv:2402.04291): every zone binarized by BRAQ (residual binarization with a
+// mean per order), no iterations and no column-group bitmap. The partition, compensation and storage are the
+// family's (binary_family.cpp).
 #include "bq/quant/methods/binary_family.h"
 #include "method_factories.h"
 
-namespace bq::quant::methods {
+namespace bq::quant {
 
-MethodInfo billmMethod()
+namespace binary {
+
+namespace {
+
+class BillmRun final : public MemberRun {
+public:
+    ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>*) const override
+    {
+        return fitBraq(block.X, block.partition.zone, z, order);
+    }
+};
+
+} // namespace
+
+const FamilyMember& billmMember()
 {
-    using binary::Family;
-    MethodInfo info;
-    info.id = binary::familyId(Family::Billm);
+    static const FamilyMember member{
+        .id = "billm",
+        .options = familyOptions(false),
+        .rowMeans = true,
+        .start = [](const nlohmann::json&) -> std::unique_ptr<MemberRun> { return std::make_unique<BillmRun>(); }};
+    return member;
+}
+
+} // namespace binary
+
+MethodInfo methods::billmMethod()
+{
+    MethodInfo info = binary::familyMethod(binary::billmMember());
     info.title = "BiLLM: salient columns (2 planes) + bell-shaped split, block OBC";
     info.description = "BiLLM (arXiv:2402.04291): per 128-column block, Hessian-salient columns binarized with two residual sign planes, the rest split at a searched break point into two groups with their own scale and mean; block-joint OBC compensation. Headline 1.07-1.13 bits, full count about 2.9 bits per weight (bitmaps, 7 fp16 values per row per block).";
-    info.defaults = binary::familyDefaults(Family::Billm);
-    info.needsGram = true;
-    info.needsTwoStreams = false;
-    info.unsupportedReason = [](Eigen::Index n, Eigen::Index m, const nlohmann::json& options) {
-        return binary::familyUnsupportedReason(Family::Billm, n, m, options);
-    };
-    info.estimateBits = [](Eigen::Index n, Eigen::Index m, const nlohmann::json& options) {
-        return binary::familyStorageBits(Family::Billm, n, m, binary::kExpectedSalientFraction * double(m),
-                                         binary::familyUsesCgb(Family::Billm, options));
-    };
-    info.quantize = [](const QuantizeRequest& request, MethodDiagnostics& diagnostics) {
-        return binary::quantizeBinaryFamily(Family::Billm, request, diagnostics);
-    };
     return info;
 }
 
-} // namespace bq::quant::methods
+} // namespace bq::quant

@@ -1,12 +1,12 @@
-// Driver of the salient / alternating-refinement family (methods.md §3.4, 3.5, 3.7): options, the plane
-// layout of the result, block-joint compensation, the exact reconstruction of each block from its stored
-// (fp16) parts, and the full storage count.
+// Driver of the salient / alternating-refinement family (methods.md §3.4, 3.5, 3.7): the shared options, the
+// plane layout of the result, block-joint compensation, the exact reconstruction of each block from its stored
+// (fp16) parts, the full storage count and the registry entry; each member's own steps come from its file.
 #include "bq/quant/methods/binary_family.h"
 #include "bq/jobs/job.h"
 #include "bq/quant/obc/block_compensation.h"
-#include "bq/quant/dense/dense_kernels.h"
 #include "bq/quant/obc/hessian.h"
 #include "bq/util/fp16.h"
+#include "method_memory.h"
 #include "option_reader.h"
 #include <stdexcept>
 
@@ -16,43 +16,27 @@ namespace {
 
 constexpr int kBlock = 128;
 
-bool hasMean(Family f) { return f == Family::Billm || f == Family::Arb || f == Family::ArbX; }
-bool hasColScale(Family f) { return f == Family::ArbRc || f == Family::OutputAlign; }
-bool hasCgbOption(Family f) { return f != Family::Billm; }
-
 struct Options {
     double percdamp = 0.01;
     PartitionOptions partition;
-    int iterations = 15, xIterations = 15, initIterations = 15, modK = 5;
-    BlockMetric metric = BlockMetric::Raw;
-    AmpGate gate = AmpGate::Literal;
-    double ridge = 0.01;
 };
 
-Options readOptions(Family family, const nlohmann::json& options)
+Options readOptions(const methods::OptionReader& r, const FamilyMember& member)
 {
-    const std::string id = familyId(family);
-    const methods::OptionReader r(id, familyDefaults(family), options);
     Options o;
-    o.percdamp = r.number("percdamp", 0, 10);
-    o.partition.hessianSalience = r.choice("salient_metric", {"hessian", "magnitude"}) == "hessian";
-    o.partition.searchOnSalience = r.choice("search_domain", {"salience", "weight"}) == "salience";
-    o.partition.salientLimit = r.integer("salient_limit", 1, 128);
-    if (hasCgbOption(family)) o.partition.cgb = r.flag("cgb");
-    if (family != Family::Billm) o.iterations = r.integer("iterations", 0, 1000);
-    if (family == Family::ArbX) o.xIterations = r.integer("x_iterations", 0, 1000);
-    if (family == Family::ArbX || family == Family::OutputAlign)
-        o.metric = parseBlockMetric(r.choice("block_metric", {"raw", "schur"}), id);
-    if (family == Family::OutputAlign) {
-        o.initIterations = r.integer("init_iterations", 0, 1000);
-        o.modK = r.integer("mod_k", 1, 1000);
-        o.gate = parseAmpGate(r.choice("amp_gate", {"literal", "directional", "off"}), id);
-        o.ridge = r.number("ridge", 0, 10);
-        if (r.choice("scope", {"block", "matrix"}) == "matrix")
-            throw std::invalid_argument(id + ": option 'scope' = \"matrix\" is not implemented (it needs an m × m "
-                                             "b-system per iteration); use \"block\"");
-    }
+    o.percdamp = r.number("percdamp");
+    o.partition.hessianSalience = r.choice("salient_metric") == "hessian";
+    o.partition.searchOnSalience = r.choice("search_domain") == "salience";
+    o.partition.salientLimit = r.integer("salient_limit");
+    o.partition.cgb = familyUsesCgb(member, r.options());
     return o;
+}
+
+bool hasCgbOption(const FamilyMember& member)
+{
+    for (const OptionSpec& option : member.options)
+        if (option.name == "cgb") return true;
+    return false;
 }
 
 // Plane p of the result covers zone `zone`, sign plane `order` of that zone.
@@ -70,11 +54,21 @@ std::vector<PlaneSlot> planeLayout(bool cgb)
     return out;
 }
 
-int rowValuesPerGroup(Family f, bool cgb)
+// What the planes of the layout hold: how many planes, how many have an element mask (the others, the salient
+// planes without CGB, a column mask) and how many row means (one per zone, on its first plane).
+struct LayoutCounts {
+    int planes = 0, elementMasks = 0, means = 0;
+};
+
+LayoutCounts layoutCounts(const FamilyMember& member, bool cgb)
 {
-    if (f == Family::Billm) return 7; // α₁, α₂, μ salient; α, μ per non-salient group
-    if (hasMean(f)) return cgb ? 10 : 7;
-    return cgb ? 6 : 4; // arb-rc / output-align: one row scale per sign plane
+    LayoutCounts c;
+    for (const PlaneSlot& slot : planeLayout(cgb)) {
+        ++c.planes;
+        if (slot.zone != SalientSparse || cgb) ++c.elementMasks;
+        if (member.rowMeans && slot.order == 0) ++c.means;
+    }
+    return c;
 }
 
 // Ŵ for columns [s, e), computed exactly as QuantizedLinear::dequantize does (same float operations and order).
@@ -114,107 +108,111 @@ void addTrace(std::vector<double>& total, const std::vector<double>& part, std::
     for (std::size_t k = 0; k < part.size(); ++k) total[offset + k] += part[k];
 }
 
+std::string unsupportedReason(const FamilyMember& member, Eigen::Index n, Eigen::Index m,
+                              const nlohmann::json& options)
+{
+    if (n < 1 || m < 1) return member.id + " needs a non-empty weight";
+    return methods::optionProblem([&] {
+        const methods::OptionReader r(member.id, member.options, options);
+        (void)member.start(r.options());
+    });
+}
+
+// In-memory bytes per weight of the result: one int8 sign matrix per plane, a uint8 element mask per masked plane
+// (a column mask otherwise), float row scales (and means) per block, float column scales.
+double residentPerWeight(const FamilyMember& member, Eigen::Index rows, Eigen::Index cols,
+                         const nlohmann::json& options)
+{
+    const LayoutCounts c = layoutCounts(member, familyUsesCgb(member, options));
+    const double n = double(rows), m = double(cols), groups = double(groupCount(cols, kBlock));
+    const double planes = c.planes, elementMasks = c.elementMasks, columnMasks = c.planes - c.elementMasks;
+    return planes + elementMasks + columnMasks / n + 4.0 * groups / m * (planes + c.means) +
+           (member.columnScales ? 4.0 * planes / n : 0.0);
+}
+
 } // namespace
 
-const char* familyId(Family family)
+void MemberRun::prepare(const QuantizeRequest&, const Eigen::MatrixXd&, MatrixXfR&) {}
+
+void MemberRun::refineBlock(const BlockStep&, std::array<ZoneParams, kZones>&, std::vector<double>&) {}
+
+void MemberRun::blockDone(const BlockStep&, const MatrixXfR&) {}
+
+std::vector<OptionSpec> familyOptions(bool withCgb)
 {
-    switch (family) {
-    case Family::Billm: return "billm";
-    case Family::Arb: return "arb";
-    case Family::ArbX: return "arb-x";
-    case Family::ArbRc: return "arb-rc";
-    case Family::OutputAlign: return "output-align";
-    }
-    return "?";
+    std::vector<OptionSpec> options{
+        floatOption("percdamp", 0.01, 0, 10, "Hessian damping, as a fraction of the mean diagonal"),
+        choiceOption("salient_metric", "hessian", {"hessian", "magnitude"},
+                     "Column salience: W² / U_jj² (hessian, the paper) or |W| (magnitude, ARB-LLM's code default)"),
+        choiceOption("search_domain", "salience", {"salience", "weight"},
+                     "What the salient-column search ranks and measures: the salience or the weights"),
+        intOption("salient_limit", 50, 1, 128, "Salient columns tried per 128-column block: 1 .. limit - 1")};
+    if (withCgb)
+        options.push_back(boolOption("cgb", true, "Column-group bitmap: split the salient columns into zones too"));
+    return options;
 }
 
-nlohmann::json familyDefaults(Family family)
+bool familyUsesCgb(const FamilyMember& member, const nlohmann::json& options)
 {
-    nlohmann::json d = {{"percdamp", 0.01},
-                        {"salient_metric", "hessian"},
-                        {"search_domain", "salience"},
-                        {"salient_limit", 50}};
-    if (family == Family::Billm) return d;
-    d["iterations"] = 15;
-    d["cgb"] = true;
-    if (family == Family::ArbX) {
-        d["x_iterations"] = 15;
-        d["block_metric"] = "raw";
-    }
-    if (family == Family::OutputAlign) {
-        d["init_iterations"] = 15;
-        d["mod_k"] = 5;
-        d["amp_gate"] = "literal";
-        d["scope"] = "block";
-        d["block_metric"] = "raw";
-        d["ridge"] = 0.01;
-    }
-    return d;
-}
-
-bool familyUsesCgb(Family family, const nlohmann::json& options)
-{
-    if (!hasCgbOption(family)) return false;
-    if (options.is_object() && options.contains("cgb") && options["cgb"].is_boolean()) return options["cgb"].get<bool>();
+    if (!hasCgbOption(member)) return false;
+    if (options.is_object() && options.contains("cgb") && options["cgb"].is_boolean())
+        return options["cgb"].get<bool>();
     return true;
 }
 
-std::string familyUnsupportedReason(Family family, Eigen::Index n, Eigen::Index m, const nlohmann::json& options)
+double familyStorageBits(const FamilyMember& member, Eigen::Index n, Eigen::Index m, double salientColumns,
+                         bool cgb)
 {
-    if (n < 1 || m < 1) return std::string(familyId(family)) + " needs a non-empty weight";
-    try {
-        (void)readOptions(family, options);
-    } catch (const std::invalid_argument& e) {
-        return e.what();
-    }
-    return "";
-}
-
-double familyStorageBits(Family family, Eigen::Index n, Eigen::Index m, double salientColumns, bool cgb)
-{
+    const LayoutCounts c = layoutCounts(member, cgb);
     const double N = double(n), Mc = double(m), groups = double(groupCount(m, kBlock));
     double bits = N * Mc              // first sign plane
                   + N * salientColumns // second sign plane on salient columns
                   + N * Mc             // sparse/concentrated group bitmap (reused by CGB)
                   + Mc;                // salient-column bitmap
-    bits += 16.0 * N * groups * rowValuesPerGroup(family, cgb);
-    if (hasColScale(family)) // one fp16 column scale per sign plane that covers the column
+    bits += 16.0 * N * groups * (c.planes + c.means); // a row scale per plane, a mean per zone (rowMeans)
+    if (member.columnScales) // one fp16 column scale per sign plane that covers the column
         bits += 16.0 * (2.0 * (Mc - salientColumns) + (cgb ? 4.0 : 2.0) * salientColumns);
     return bits / (N * Mc);
 }
 
-QuantizedLinear quantizeBinaryFamily(Family family, const QuantizeRequest& request, MethodDiagnostics& diagnostics,
-                                     MatrixXfR* internal)
+MethodInfo familyMethod(const FamilyMember& member)
 {
-    const std::string id = familyId(family);
+    MethodInfo info;
+    info.id = member.id;
+    info.options = member.options;
+    info.needsGram = true;
+    info.unsupportedReason = [&member](Eigen::Index n, Eigen::Index m, const nlohmann::json& options) {
+        return unsupportedReason(member, n, m, options);
+    };
+    info.estimateBits = [&member](Eigen::Index n, Eigen::Index m, const nlohmann::json& options) {
+        return familyStorageBits(member, n, m, kExpectedSalientFraction * double(m), familyUsesCgb(member, options));
+    };
+    info.residentBytesPerWeight = [&member](Eigen::Index n, Eigen::Index m, const nlohmann::json& options) {
+        return residentPerWeight(member, n, m, options);
+    };
+    info.workingBytes = [](Eigen::Index n, Eigen::Index m, const nlohmann::json&) {
+        return methods::weightCopyBytes(n, m) + methods::hessianBytes(m);
+    };
+    info.quantize = [&member](const QuantizeRequest& request, MethodDiagnostics& diagnostics) {
+        return quantizeBinaryFamily(member, request, diagnostics);
+    };
+    return info;
+}
+
+QuantizedLinear quantizeBinaryFamily(const FamilyMember& member, const QuantizeRequest& request,
+                                     MethodDiagnostics& diagnostics, MatrixXfR* internal)
+{
+    const std::string& id = member.id;
     const MatrixXfR& W0 = methods::requireWeight(request, id.c_str());
     const Eigen::MatrixXd& gram = methods::requireGram(request, id.c_str());
-    const Options opt = readOptions(family, request.options);
+    const methods::OptionReader reader(id, member.options, request.options);
+    const Options opt = readOptions(reader, member);
+    const std::unique_ptr<MemberRun> run = member.start(reader.options());
     const Eigen::Index n = W0.rows(), m = W0.cols();
     const bool cgb = opt.partition.cgb;
 
     MatrixXfR W = W0;
-    // output-align: corrected target W̃ = W Cᵀ (Ĥ + ρI)⁻¹ (§3.7.2), then Hessian-weighted fitting under Ĥ.
-    Eigen::MatrixXd G;      // W Cᵀ (n × m), for the AMP gradient
-    Eigen::MatrixXd Zamp;   // Ŵ_cur Gᵀ (n × n): blocks done hold Q, later blocks the uncompensated W̃
-    MatrixXfR Wtilde;
-    if (family == Family::OutputAlign) {
-        if (!request.stats.crossGram || request.stats.crossGram->rows() != m || request.stats.crossGram->cols() != m)
-            throw std::invalid_argument(request.tensor + ": output-align needs the cross-Gram C (m × m) of the two "
-                                                         "activation streams");
-        const Eigen::MatrixXd& C = *request.stats.crossGram;
-        G = dense::multiplyABt(W0.cast<double>(), C);
-        Eigen::MatrixXd reg = gram;
-        reg.diagonal().array() += opt.ridge * std::max(1e-300, gram.diagonal().mean());
-        if (!dense::choleskyLower(m, reg.data(), m))
-            throw std::runtime_error(request.tensor + ": output-align: Ĥ + ρI is not positive definite");
-        Eigen::MatrixXd Gt = G.transpose();
-        dense::choleskySolve(m, reg.data(), m, n, Gt.data(), m); // (Ĥ + ρI)⁻¹ Gᵀ
-        W = Gt.transpose().cast<float>();
-        Wtilde = W;
-        if (opt.gate != AmpGate::Off) Zamp = dense::multiplyABt(Wtilde.cast<double>(), G);
-    }
-
+    run->prepare(request, gram, W);
     PreparedHessian ph = prepareHessian(gram, opt.percdamp, &W, request.tensor);
     if (ph.retries > 0)
         diagnostics.notes.push_back("Cholesky retried " + std::to_string(ph.retries) + "× with 10× damping");
@@ -238,8 +236,8 @@ QuantizedLinear quantizeBinaryFamily(Family family, const QuantizeRequest& reque
         }
         p.group = kBlock;
         p.rowScale = Eigen::MatrixXf::Zero(n, groups);
-        if (hasMean(family) && slot.order == 0) p.mean = Eigen::MatrixXf::Zero(n, groups);
-        if (hasColScale(family)) p.colScale = Eigen::VectorXf::Zero(m);
+        if (member.rowMeans && slot.order == 0) p.mean = Eigen::MatrixXf::Zero(n, groups);
+        if (member.columnScales) p.colScale = Eigen::VectorXf::Zero(m);
         q.planes.push_back(std::move(p));
     }
     diagnostics.salientColumns.assign(std::size_t(m), 0);
@@ -248,59 +246,28 @@ QuantizedLinear quantizeBinaryFamily(Family family, const QuantizeRequest& reque
 
     BlockJointOptions bj;
     bj.blockSize = kBlock;
-    bj.needMetric = family == Family::ArbX || family == Family::OutputAlign;
-    bj.metric = opt.metric;
+    bj.needMetric = run->blockMetric().has_value();
+    bj.metric = run->blockMetric().value_or(BlockMetric::Raw);
 
     auto quantizeBlock = [&](const BlockView& v) -> MatrixXfR {
         const Eigen::Index s = v.begin, e = v.end, w = e - s, g = s / kBlock;
         PartitionOptions po = opt.partition;
-        if (family == Family::ArbX) po.splitMetric = &v.metric;
+        if (run->splitsOnMetric()) po.splitMetric = &v.metric;
         const BlockPartition part = searchPartition(*v.weight, v.diagU, po);
         salientTotal += part.salientCount;
         for (Eigen::Index j = 0; j < w; ++j) diagnostics.salientColumns[std::size_t(s + j)] = part.salient[std::size_t(j)];
 
         const MatrixXdR X = v.weight->cast<double>();
+        const BlockStep step{v, X, part};
         std::array<ZoneParams, kZones> zones;
-        std::vector<double> t1, t2, sumA, sumB;
+        std::vector<double> zoneTrace, blockTrace;
         for (int z = 0; z < kZones; ++z) {
             if (z == SalientDense && !cgb) continue;
-            const int order = isSalientZone(z) ? 2 : 1;
-            ZoneParams& p = zones[std::size_t(z)];
-            switch (family) {
-            case Family::Billm: p = fitBraq(X, part.zone, z, order); break;
-            case Family::Arb: p = fitArb(X, part.zone, z, order, opt.iterations, &t1); break;
-            case Family::ArbX:
-                p = fitArb(X, part.zone, z, order, opt.iterations, nullptr);
-                refineArbX(X, part.zone, z, v.metric, opt.xIterations, p, &t1);
-                break;
-            case Family::ArbRc: p = fitArbRc(X, part.zone, z, order, opt.iterations, &t1); break;
-            case Family::OutputAlign: p = fitArbRc(X, part.zone, z, order, opt.initIterations, nullptr); break;
-            }
-            addTrace(sumA, t1);
+            zones[std::size_t(z)] = run->fitZone(step, z, isSalientZone(z) ? 2 : 1, &zoneTrace);
+            addTrace(blockTrace, zoneTrace);
         }
-        if (family == Family::OutputAlign) {
-            OutputAlignBlock blk;
-            blk.target = &X;
-            blk.metric = &v.metric;
-            blk.zone = &part.zone;
-            blk.iterations = opt.iterations;
-            blk.modK = opt.modK;
-            blk.ridge = 1e-9;
-            blk.gate = opt.gate;
-            Eigen::MatrixXd ZG, GtG;
-            MatrixXdR W0b;
-            if (opt.gate != AmpGate::Off) {
-                const auto Gb = G.middleCols(s, w);
-                ZG = dense::multiply(Zamp, Gb);
-                GtG = dense::multiplyAtB(Gb, Gb);
-                W0b = Wtilde.middleCols(s, w).cast<double>();
-                blk.ampGradient = [&](const MatrixXdR& What) -> MatrixXdR {
-                    return 2.0 * (ZG + (What - W0b) * GtG);
-                };
-            }
-            alignBlockOutput(blk, zones, &sumA);
-        }
-        addTrace(trace, sumA);
+        run->refineBlock(step, zones, blockTrace);
+        addTrace(trace, blockTrace);
 
         const int gi = int(g);
         for (std::size_t pi = 0; pi < layout.size(); ++pi) {
@@ -324,16 +291,13 @@ QuantizedLinear quantizeBinaryFamily(Family family, const QuantizeRequest& reque
                 for (Eigen::Index j = 0; j < w; ++j) plane.colScale[s + j] = float(zp.col[o][j]);
         }
         MatrixXfR Q = reconstructBlock(q, s, e);
-        if (Zamp.size()) {
-            const Eigen::MatrixXd dQ = Q.cast<double>() - Wtilde.middleCols(s, w).cast<double>();
-            dense::gemm(false, true, n, n, w, 1.0, dQ.data(), n, G.data() + s * n, n, 1.0, Zamp.data(), n);
-        }
+        run->blockDone(step, Q);
         return Q;
     };
     compensateBlockJoint(W, ph, bj, quantizeBlock, request.cancel);
 
     diagnostics.objectiveTrace = trace;
-    q.storageBitsPerWeight = familyStorageBits(family, n, m, salientTotal, cgb);
+    q.storageBitsPerWeight = familyStorageBits(member, n, m, salientTotal, cgb);
     if (internal) *internal = W;
     return q;
 }

@@ -4,6 +4,7 @@
 #include "bq/quant/obc/hessian.h"
 #include "bq/quant/obc/obc.h"
 #include "method_factories.h"
+#include "method_memory.h"
 #include "minmax_grid.h"
 #include "option_reader.h"
 #include <vector>
@@ -14,10 +15,16 @@ namespace {
 
 const char* kId = "gptq";
 
-nlohmann::json defaults()
+// 2-bit g128 asymmetric: the GPTQ baseline of the 1-bit papers' tables (same budget as residual k = 2).
+const std::vector<OptionSpec>& schema()
 {
-    // 2-bit g128 asymmetric: the GPTQ baseline of the 1-bit papers' tables (same budget as residual k = 2).
-    return {{"bits", 2}, {"group", 128}, {"sym", false}, {"act_order", false}, {"percdamp", 0.01}};
+    static const std::vector<OptionSpec> options{
+        intOption("bits", 2, 2, 8, "Bits per weight of the codes"),
+        groupOption(128, "Columns per scale and zero: \"row\" (one pair per row) or a count"),
+        boolOption("sym", false, "Symmetric grid (zero at the middle code) instead of min-max asymmetric"),
+        boolOption("act_order", false, "Not supported: act-order would make groups non-contiguous (must be false)"),
+        floatOption("percdamp", 0.01, 0, 10, "Hessian damping, as a fraction of the mean diagonal")};
+    return options;
 }
 
 struct Options {
@@ -28,8 +35,8 @@ struct Options {
 
 Options read(const nlohmann::json& o)
 {
-    const OptionReader r(kId, defaults(), o);
-    Options opt{r.integer("bits", 2, 8), r.group("group"), r.flag("sym"), r.number("percdamp", 0, 10)};
+    const OptionReader r(kId, schema(), o);
+    Options opt{r.integer("bits"), r.group("group"), r.flag("sym"), r.number("percdamp")};
     if (r.flag("act_order"))
         r.fail("act_order", "false (act-order permutes columns, so groups would not be contiguous runs of "
                             "columns as every export format needs)");
@@ -40,6 +47,12 @@ double bits(Eigen::Index, Eigen::Index m, const nlohmann::json& options)
 {
     const Options opt = read(options);
     return double(opt.bits) + 32.0 * double(groupsPerRow(m, opt.group)) / double(m);
+}
+
+// One uint8 code per weight and a float scale and zero per group.
+double residentPerWeight(Eigen::Index, Eigen::Index m, const nlohmann::json& options)
+{
+    return 1.0 + 8.0 * double(groupsPerRow(m, read(options).group)) / double(m);
 }
 
 QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics& diag)
@@ -101,12 +114,16 @@ MethodInfo gptqMethod()
                        "grid, lazy batch updates in blocks of 128, 1 % damping, natural column order. Group "
                        "scale/zero are fp16 before use. Needs calibration. Stores b-bit codes + fp16 scale and "
                        "zero per group: b + 32/g bits (g = 128: 2.25 / 3.25 / 4.25).";
-    info.defaults = defaults();
+    info.options = schema();
     info.needsGram = true;
     info.unsupportedReason = [](Eigen::Index, Eigen::Index, const nlohmann::json& o) {
         return optionProblem([&] { read(o); });
     };
     info.estimateBits = bits;
+    info.residentBytesPerWeight = residentPerWeight;
+    info.workingBytes = [](Eigen::Index n, Eigen::Index m, const nlohmann::json&) {
+        return weightCopyBytes(n, m) + hessianBytes(m);
+    };
     info.quantize = run;
     return info;
 }

@@ -9,9 +9,12 @@ const std::vector<MethodInfo>& methodRegistry()
 {
     static const std::vector<MethodInfo> registry = [] {
         using namespace methods;
-        return std::vector<MethodInfo>{signMethod(),  rtn1Method(),  residualMethod(),     billmMethod(),
-                                       arbMethod(),   arbXMethod(),  arbRcMethod(),        svidMethod(),
-                                       outputAlignMethod(), gptqMethod(), ternaryMethod(), q1_0Method()};
+        std::vector<MethodInfo> methods{signMethod(),  rtn1Method(),  residualMethod(),     billmMethod(),
+                                        arbMethod(),   arbXMethod(),  arbRcMethod(),        svidMethod(),
+                                        outputAlignMethod(), gptqMethod(), ternaryMethod(), q1_0Method()};
+        for (MethodInfo& m : methods)
+            m.defaults = optionDefaults(m.options);
+        return methods;
     }();
     return registry;
 }
@@ -28,20 +31,7 @@ const MethodInfo& findMethod(std::string_view id)
 
 nlohmann::json mergeOptions(const MethodInfo& method, const nlohmann::json& overrides)
 {
-    nlohmann::json merged = method.defaults.is_object() ? method.defaults : nlohmann::json::object();
-    if (overrides.is_null()) return merged;
-    if (!overrides.is_object())
-        throw std::invalid_argument(method.id + ": options must be a JSON object, got " + overrides.dump());
-    for (const auto& [key, value] : overrides.items()) {
-        if (!merged.contains(key)) {
-            std::string known;
-            for (const auto& [k, unused] : merged.items()) known += (known.empty() ? "" : ", ") + k;
-            throw std::invalid_argument(method.id + ": unknown option '" + key + "' (known: " +
-                                        (known.empty() ? "none" : known) + ")");
-        }
-        merged[key] = value;
-    }
-    return merged;
+    return mergeOptions(method.id, method.options, overrides);
 }
 
 } // namespace bq::quant

@@ -4,19 +4,9 @@
 
 namespace bq::quant::methods {
 
-OptionReader::OptionReader(std::string method, const nlohmann::json& defaults, const nlohmann::json& options)
-    : m_method(std::move(method)), m_merged(defaults)
+OptionReader::OptionReader(std::string method, const std::vector<OptionSpec>& schema, const nlohmann::json& options)
+    : m_method(std::move(method)), m_merged(mergeOptions(m_method, schema, options))
 {
-    if (options.is_null()) return;
-    if (!options.is_object()) throw std::invalid_argument(m_method + ": options must be a JSON object");
-    for (const auto& [key, v] : options.items()) {
-        if (!defaults.contains(key)) {
-            std::string known;
-            for (const auto& [k, unused] : defaults.items()) known += (known.empty() ? "" : ", ") + k;
-            throw std::invalid_argument(m_method + ": unknown option '" + key + "' (known: " + known + ")");
-        }
-        m_merged[key] = v;
-    }
 }
 
 void OptionReader::fail(const char* name, const std::string& expected) const
@@ -28,61 +18,30 @@ void OptionReader::fail(const char* name, const std::string& expected) const
 const nlohmann::json& OptionReader::value(const char* name) const
 {
     const auto it = m_merged.find(name);
-    if (it == m_merged.end()) throw std::logic_error(m_method + ": option '" + name + "' has no default");
+    if (it == m_merged.end()) throw std::logic_error(m_method + ": option '" + name + "' is not in its schema");
     return *it;
 }
 
-int OptionReader::integer(const char* name, int lo, int hi) const
+int OptionReader::integer(const char* name) const { return value(name).get<int>(); }
+
+double OptionReader::number(const char* name) const { return value(name).get<double>(); }
+
+bool OptionReader::flag(const char* name) const { return value(name).get<bool>(); }
+
+std::string OptionReader::choice(const char* name) const { return value(name).get<std::string>(); }
+
+int OptionReader::group(const char* name) const
 {
     const auto& v = value(name);
-    const std::string range = "an integer in " + std::to_string(lo) + ".." + std::to_string(hi);
-    if (!v.is_number_integer()) fail(name, range);
-    const auto x = v.get<long long>();
-    if (x < lo || x > hi) fail(name, range);
-    return int(x);
+    if (v.is_string()) return v.get<std::string>() == "tensor" ? -1 : 0;
+    return v.get<int>();
 }
 
-double OptionReader::number(const char* name, double lo, double hi) const
+OptionSpec groupOption(nlohmann::json defaultValue, std::string help, bool allowTensor)
 {
-    const auto& v = value(name);
-    const std::string range = "a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-    if (!v.is_number()) fail(name, range);
-    const double x = v.get<double>();
-    if (!(x >= lo && x <= hi)) fail(name, range);
-    return x;
-}
-
-bool OptionReader::flag(const char* name) const
-{
-    const auto& v = value(name);
-    if (!v.is_boolean()) fail(name, "true or false");
-    return v.get<bool>();
-}
-
-std::string OptionReader::choice(const char* name, std::initializer_list<const char*> allowed) const
-{
-    const auto& v = value(name);
-    std::string list;
-    for (const char* a : allowed) list += (list.empty() ? "" : " | ") + std::string(a);
-    if (!v.is_string()) fail(name, list);
-    const std::string s = v.get<std::string>();
-    for (const char* a : allowed)
-        if (s == a) return s;
-    fail(name, list);
-}
-
-int OptionReader::group(const char* name, bool allowTensor) const
-{
-    const auto& v = value(name);
-    const std::string expected = std::string(allowTensor ? "\"tensor\", " : "") + "\"row\" or a positive column count";
-    if (v.is_string()) {
-        const std::string s = v.get<std::string>();
-        if (s == "row") return 0;
-        if (allowTensor && s == "tensor") return -1;
-        fail(name, expected);
-    }
-    if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > (1 << 24)) fail(name, expected);
-    return int(v.get<long long>());
+    std::vector<std::string> words{"row"};
+    if (allowTensor) words.push_back("tensor");
+    return intOption("group", std::move(defaultValue), 1, 1 << 24, std::move(words), std::move(help));
 }
 
 const MatrixXfR& requireWeight(const QuantizeRequest& request, const char* method)

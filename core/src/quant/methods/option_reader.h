@@ -1,8 +1,8 @@
-// Typed, validated access to a method's options (shared by the methods of methods.md §3.1–3.3, 3.6, 3.8–3.10):
-// unknown names and out-of-range values throw std::invalid_argument naming the method and the option.
+// Typed access to a method's options (shared by every method file): the constructor merges them over the schema's
+// defaults and validates them (mergeOptions: unknown names, wrong types and out-of-range values throw
+// std::invalid_argument naming the method, the option and what is allowed), so the getters only convert.
 #pragma once
 #include "bq/quant/methods/method.h"
-#include <initializer_list>
 #include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -11,16 +11,20 @@ namespace bq::quant::methods {
 
 class OptionReader {
 public:
-    // options may be null or partial; missing names take the defaults.
-    OptionReader(std::string method, const nlohmann::json& defaults, const nlohmann::json& options);
+    // options may be null or partial; missing names take the schema's defaults.
+    OptionReader(std::string method, const std::vector<OptionSpec>& schema, const nlohmann::json& options);
 
-    int integer(const char* name, int lo, int hi) const;
-    double number(const char* name, double lo, double hi) const;
+    int integer(const char* name) const;
+    double number(const char* name) const;
     bool flag(const char* name) const;
-    std::string choice(const char* name, std::initializer_list<const char*> allowed) const;
-    // Scale-group width: "row" → 0 (one group per row), a positive column count, or (allowTensor) "tensor" → -1.
-    int group(const char* name, bool allowTensor = false) const;
+    std::string choice(const char* name) const;
+    // Scale-group width of an Int option with words: "row" → 0 (one group per row), "tensor" → -1, else the
+    // positive column count.
+    int group(const char* name) const;
+    // Every option, merged and validated.
+    const nlohmann::json& options() const { return m_merged; }
 
+    // Throws std::invalid_argument for a value the schema allows but the method does not (e.g. gptq act_order).
     [[noreturn]] void fail(const char* name, const std::string& expected) const;
 
 private:
@@ -28,6 +32,10 @@ private:
     std::string m_method;
     nlohmann::json m_merged;
 };
+
+// A scale-group option: "row" (one group per row), with allowTensor also "tensor" (one scale for the whole
+// tensor), or a column count up to 2^24.
+OptionSpec groupOption(nlohmann::json defaultValue, std::string help, bool allowTensor = false);
 
 // The weight of a request, checked non-empty (throws std::invalid_argument naming the tensor).
 const MatrixXfR& requireWeight(const QuantizeRequest& request, const char* method);

@@ -9,6 +9,7 @@
 #include "bq/quant/obc/obc.h"
 #include "bq/util/fp16.h"
 #include "method_factories.h"
+#include "method_memory.h"
 #include "option_reader.h"
 #include <Eigen/Cholesky>
 #include <cmath>
@@ -21,9 +22,16 @@ namespace {
 const char* kId = "residual";
 constexpr int kMaxPlanes = 4;
 
-nlohmann::json defaults()
+const std::vector<OptionSpec>& schema()
 {
-    return {{"k", 2}, {"group", 128}, {"mean", false}, {"refine", 0}, {"compensate", false}, {"percdamp", 0.01}};
+    static const std::vector<OptionSpec> options{
+        intOption("k", 2, 1, kMaxPlanes, "Sign planes, each binarizing what the previous ones left"),
+        groupOption(128, "Columns per scale: \"row\" (one scale per row and plane) or a count"),
+        boolOption("mean", false, "Fit a mean offset per row and group first (one more fp16 value per group)"),
+        intOption("refine", 0, 0, 100, "Least-squares scale / nearest-level alternations after the greedy fit"),
+        boolOption("compensate", false, "GPTQ-style column-wise error compensation (needs the calibration Gram)"),
+        floatOption("percdamp", 0.01, 0, 10, "Hessian damping, as a fraction of the mean diagonal (compensate)")};
+    return options;
 }
 
 struct Options {
@@ -36,9 +44,9 @@ struct Options {
 
 Options read(const nlohmann::json& o)
 {
-    const OptionReader r(kId, defaults(), o);
-    return {r.integer("k", 1, kMaxPlanes), r.group("group"), r.flag("mean"), r.integer("refine", 0, 100),
-            r.flag("compensate"), r.number("percdamp", 0, 10)};
+    const OptionReader r(kId, schema(), o);
+    return {r.integer("k"), r.group("group"), r.flag("mean"), r.integer("refine"), r.flag("compensate"),
+            r.number("percdamp")};
 }
 
 double bits(Eigen::Index, Eigen::Index m, const nlohmann::json& options)
@@ -46,6 +54,15 @@ double bits(Eigen::Index, Eigen::Index m, const nlohmann::json& options)
     const Options opt = read(options);
     const double perGroup = 16.0 * double(groupsPerRow(m, opt.group)) / double(m);
     return double(opt.k) + perGroup * double(opt.k + (opt.mean ? 1 : 0));
+}
+
+// k int8 sign planes with a float scale per group; with mean, a float offset per group (counted on every plane,
+// though only plane 0 holds it: a slight upper bound).
+double residentPerWeight(Eigen::Index, Eigen::Index m, const nlohmann::json& options)
+{
+    const Options opt = read(options);
+    const double scales = opt.mean ? 2.0 : 1.0;
+    return double(opt.k) * (1.0 + 4.0 * scales * double(groupsPerRow(m, opt.group)) / double(m));
 }
 
 // The levels of one row group.
@@ -183,11 +200,13 @@ MethodInfo residualMethod()
                        "per-row-and-group fp16 scales; optional least-squares refinement, mean offset and GPTQ-style "
                        "compensation (needs calibration). Stores k + 16k/g bits (k = 2, g = 128: 2.25), +16/g "
                        "with mean.";
-    info.defaults = defaults();
+    info.options = schema();
     info.unsupportedReason = [](Eigen::Index, Eigen::Index, const nlohmann::json& o) {
         return optionProblem([&] { read(o); });
     };
     info.estimateBits = bits;
+    info.residentBytesPerWeight = residentPerWeight;
+    info.workingBytes = [](Eigen::Index n, Eigen::Index m, const nlohmann::json&) { return weightCopyBytes(n, m); };
     info.quantize = run;
     return info;
 }

@@ -2,6 +2,7 @@
 // group. The range is widened to include 0, so one level is always 0 (variant "gptq", the reference
 // behaviour). Variant "two_level" (Derived) fits both levels by 1-D two-means instead.
 #include "method_factories.h"
+#include "method_memory.h"
 #include "minmax_grid.h"
 #include "option_reader.h"
 #include <cmath>
@@ -12,7 +13,14 @@ namespace {
 
 const char* kId = "rtn1";
 
-nlohmann::json defaults() { return {{"group", "row"}, {"variant", "gptq"}}; }
+const std::vector<OptionSpec>& schema()
+{
+    static const std::vector<OptionSpec> options{
+        groupOption("row", "Columns per scale and zero: \"row\" (one pair per row) or a count"),
+        choiceOption("variant", "gptq", {"gptq", "two_level"},
+                     "gptq: min-max range widened to include 0 (the reference); two_level: both levels by two-means")};
+    return options;
+}
 
 struct Options {
     int group;
@@ -21,13 +29,19 @@ struct Options {
 
 Options read(const nlohmann::json& o)
 {
-    const OptionReader r(kId, defaults(), o);
-    return {r.group("group"), r.choice("variant", {"gptq", "two_level"}) == "two_level"};
+    const OptionReader r(kId, schema(), o);
+    return {r.group("group"), r.choice("variant") == "two_level"};
 }
 
 double bits(Eigen::Index, Eigen::Index m, const nlohmann::json& options)
 {
     return 1.0 + 32.0 * double(groupsPerRow(m, read(options).group)) / double(m);
+}
+
+// One uint8 code per weight and a float scale and zero per group.
+double residentPerWeight(Eigen::Index, Eigen::Index m, const nlohmann::json& options)
+{
+    return 1.0 + 8.0 * double(groupsPerRow(m, read(options).group)) / double(m);
 }
 
 // Two-means levels {lo, hi} of x (threshold at the midpoint, each level the mean of its side), returned as the
@@ -114,11 +128,13 @@ MethodInfo rtn1Method()
                        "one level is 0 and the minority sign collapses to 0 (the papers' \"RTN 1-bit\" rows). "
                        "variant=two_level fits both levels by two-means instead. No calibration. Stores 1 bit + "
                        "fp16 scale + fp16 zero per group: 1 + 32/g bits.";
-    info.defaults = defaults();
+    info.options = schema();
     info.unsupportedReason = [](Eigen::Index, Eigen::Index, const nlohmann::json& o) {
         return optionProblem([&] { read(o); });
     };
     info.estimateBits = bits;
+    info.residentBytesPerWeight = residentPerWeight;
+    info.workingBytes = [](Eigen::Index n, Eigen::Index m, const nlohmann::json&) { return weightCopyBytes(n, m); };
     info.quantize = run;
     return info;
 }

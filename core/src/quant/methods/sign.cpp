@@ -1,6 +1,7 @@
 // methods.md §3.1 `sign`: Ŵ_ij = α_{i,g(j)} · sgn(W_ij), α = fp16(mean |w|) over the row or group (XNOR/BWN).
 // For a fixed sign pattern, mean |w| is the least-squares scale; the sign of zero is +1.
 #include "method_factories.h"
+#include "method_memory.h"
 #include "option_reader.h"
 #include "bq/util/fp16.h"
 #include <cmath>
@@ -11,18 +12,30 @@ namespace {
 
 const char* kId = "sign";
 
-nlohmann::json defaults() { return {{"group", "row"}}; } // NanoQuant's XNOR baseline is per row
+const std::vector<OptionSpec>& schema()
+{
+    static const std::vector<OptionSpec> options{
+        groupOption("row", "Columns per scale: \"row\" (one scale per row, NanoQuant's XNOR baseline) or a count")};
+    return options;
+}
+
+int readGroup(const nlohmann::json& options) { return OptionReader(kId, schema(), options).group("group"); }
 
 double bits(Eigen::Index, Eigen::Index m, const nlohmann::json& options)
 {
-    const int g = OptionReader(kId, defaults(), options).group("group");
-    return 1.0 + 16.0 * double(groupsPerRow(m, g)) / double(m);
+    return 1.0 + 16.0 * double(groupsPerRow(m, readGroup(options))) / double(m);
+}
+
+// One int8 sign per weight and a float scale per group.
+double residentPerWeight(Eigen::Index, Eigen::Index m, const nlohmann::json& options)
+{
+    return 1.0 + 4.0 * double(groupsPerRow(m, readGroup(options))) / double(m);
 }
 
 QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics&)
 {
     const MatrixXfR& W = requireWeight(request, kId);
-    const int group = OptionReader(kId, defaults(), request.options).group("group");
+    const int group = readGroup(request.options);
     const Eigen::Index n = W.rows(), m = W.cols(), G = groupsPerRow(m, group);
     const Eigen::Index width = group <= 0 ? m : group;
 
@@ -58,11 +71,13 @@ MethodInfo signMethod()
     info.description = "Ŵ = α·sgn(W) with α = mean |w| per row or per group of g columns (XNOR-Net/BWN, "
                        "arXiv:1603.05279). No calibration. Stores 1 bit per weight + one fp16 scale per group: "
                        "1 + 16/g bits (per row ≈ 1.0, g = 128: 1.125).";
-    info.defaults = defaults();
+    info.options = schema();
     info.unsupportedReason = [](Eigen::Index, Eigen::Index, const nlohmann::json& o) {
-        return optionProblem([&] { OptionReader(kId, defaults(), o).group("group"); });
+        return optionProblem([&] { readGroup(o); });
     };
     info.estimateBits = bits;
+    info.residentBytesPerWeight = residentPerWeight;
+    info.workingBytes = [](Eigen::Index n, Eigen::Index m, const nlohmann::json&) { return weightCopyBytes(n, m); };
     info.quantize = run;
     return info;
 }

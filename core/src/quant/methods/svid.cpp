@@ -5,6 +5,7 @@
 // fixed (the arb-rc scale update with one group), on the fp16 values.
 #include "bq/util/fp16.h"
 #include "method_factories.h"
+#include "method_memory.h"
 #include "option_reader.h"
 #include <cmath>
 
@@ -16,7 +17,14 @@ const char* kId = "svid";
 
 // balanced = true splits σ as √σ·u, √σ·v so both scale vectors stay in fp16's comfortable range
 // (Interpretation: the paper leaves the split open).
-nlohmann::json defaults() { return {{"iterations", 20}, {"balanced", true}, {"refine", 0}}; }
+const std::vector<OptionSpec>& schema()
+{
+    static const std::vector<OptionSpec> options{
+        intOption("iterations", 20, 1, 1000, "Power iterations for the rank-1 approximation of |W|"),
+        boolOption("balanced", true, "Split the singular value as √σ·u, √σ·v (both scales in fp16's range)"),
+        intOption("refine", 0, 0, 100, "Alternating least-squares updates of the row and column scales")};
+    return options;
+}
 
 struct Options {
     int iterations;
@@ -26,14 +34,20 @@ struct Options {
 
 Options read(const nlohmann::json& o)
 {
-    const OptionReader r(kId, defaults(), o);
-    return {r.integer("iterations", 1, 1000), r.flag("balanced"), r.integer("refine", 0, 100)};
+    const OptionReader r(kId, schema(), o);
+    return {r.integer("iterations"), r.flag("balanced"), r.integer("refine")};
 }
 
 double bits(Eigen::Index n, Eigen::Index m, const nlohmann::json& options)
 {
     read(options);
     return 1.0 + 16.0 * double(n + m) / (double(n) * double(m));
+}
+
+// One int8 sign per weight, a float row scale per row and a float column scale per column.
+double residentPerWeight(Eigen::Index n, Eigen::Index m, const nlohmann::json&)
+{
+    return 1.0 + 4.0 / double(m) + 4.0 / double(n);
 }
 
 QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics& diag)
@@ -105,11 +119,13 @@ MethodInfo svidMethod()
                        "follows it: Ŵ = diag(a)·sgn(W)·diag(b), a bᵀ the rank-1 approximation of |W| (power "
                        "iteration). No calibration. Stores 1 bit + fp16 row and column scales: "
                        "1 + 16(n+m)/(nm) bits.";
-    info.defaults = defaults();
+    info.options = schema();
     info.unsupportedReason = [](Eigen::Index, Eigen::Index, const nlohmann::json& o) {
         return optionProblem([&] { read(o); });
     };
     info.estimateBits = bits;
+    info.residentBytesPerWeight = residentPerWeight;
+    info.workingBytes = [](Eigen::Index n, Eigen::Index m, const nlohmann::json&) { return weightCopyBytes(n, m); };
     info.quantize = run;
     return info;
 }

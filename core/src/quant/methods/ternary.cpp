@@ -7,6 +7,7 @@
 #include "bq/quant/obc/obc.h"
 #include "bq/util/fp16.h"
 #include "method_factories.h"
+#include "method_memory.h"
 #include "option_reader.h"
 #include <cmath>
 #include <vector>
@@ -18,9 +19,15 @@ namespace {
 const char* kId = "ternary";
 constexpr float kEps = 1e-6f;
 
-nlohmann::json defaults()
+const std::vector<OptionSpec>& schema()
 {
-    return {{"group", "tensor"}, {"refit", false}, {"compensate", false}, {"percdamp", 0.01}, {"storage", "tq1_0"}};
+    static const std::vector<OptionSpec> options{
+        groupOption("tensor", "Weights per γ: \"tensor\" (BitNet's one scale), \"row\" or a column count", true),
+        boolOption("refit", false, "Least-squares scale for the chosen ternary pattern instead of γ"),
+        boolOption("compensate", false, "GPTQ-style column-wise error compensation (needs the calibration Gram)"),
+        floatOption("percdamp", 0.01, 0, 10, "Hessian damping, as a fraction of the mean diagonal (compensate)"),
+        choiceOption("storage", "tq1_0", {"tq1_0", "tq2_0"}, "The llama.cpp type the bits are counted for")};
+    return options;
 }
 
 struct Options {
@@ -32,9 +39,9 @@ struct Options {
 
 Options read(const nlohmann::json& o)
 {
-    const OptionReader r(kId, defaults(), o);
-    return {r.group("group", true), r.flag("refit"), r.flag("compensate"), r.number("percdamp", 0, 10),
-            r.choice("storage", {"tq1_0", "tq2_0"}) == "tq2_0"};
+    const OptionReader r(kId, schema(), o);
+    return {r.group("group"), r.flag("refit"), r.flag("compensate"), r.number("percdamp"),
+            r.choice("storage") == "tq2_0"};
 }
 
 // TQ1_0 / TQ2_0 hold one fp16 scale per 256 weights of a row: exact for a per-tensor or per-row scale, and for
@@ -44,6 +51,12 @@ double bits(Eigen::Index, Eigen::Index m, const nlohmann::json& options)
     const Options opt = read(options);
     if (opt.group <= 0 || opt.group % 256 == 0) return opt.tq2 ? 2.0625 : 1.6875;
     return 2.0 + 16.0 * double(groupsPerRow(m, opt.group)) / double(m);
+}
+
+// One uint8 code per weight and a float scale and zero per group (one group per row for "tensor").
+double residentPerWeight(Eigen::Index, Eigen::Index m, const nlohmann::json& options)
+{
+    return 1.0 + 8.0 * double(groupsPerRow(m, read(options).group)) / double(m);
 }
 
 inline float ternaryOf(float w, float gamma) { return std::clamp(std::nearbyint(w / (gamma + kEps)), -1.0f, 1.0f); }
@@ -127,11 +140,13 @@ MethodInfo ternaryMethod()
                        "per tensor (or row/group), weights → γ·{−1, 0, +1}. refit: least-squares scale for the "
                        "pattern; compensate: GPTQ-style error compensation (needs calibration). Counted as stored "
                        "in TQ1_0 (1.6875 bits) or TQ2_0 (2.0625 bits).";
-    info.defaults = defaults();
+    info.options = schema();
     info.unsupportedReason = [](Eigen::Index, Eigen::Index, const nlohmann::json& o) {
         return optionProblem([&] { read(o); });
     };
     info.estimateBits = bits;
+    info.residentBytesPerWeight = residentPerWeight;
+    info.workingBytes = [](Eigen::Index n, Eigen::Index m, const nlohmann::json&) { return weightCopyBytes(n, m); };
     info.quantize = run;
     return info;
 }

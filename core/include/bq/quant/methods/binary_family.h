@@ -1,13 +1,18 @@
 // The salient / alternating-refinement family of methods.md §3.4, §3.5, §3.7 (billm, arb, arb-x, arb-rc,
 // output-align): one partition of each 128-column block into zones, one binarizer per zone, block-joint
-// compensation (§1.4). The methods' registry entries (core/src/quant/methods/*.cpp) are thin wrappers over
-// quantizeBinaryFamily; the lower-level pieces are public so tests can check them against brute force.
+// compensation (§1.4). The shared driver (binary_family.cpp) runs the partition, the compensation and the
+// storage; each method's file (billm.cpp, arb.cpp, …) defines its FamilyMember: its options, what its result
+// stores and its own steps (the zone fit, output-align's target and alignment). The lower-level pieces are public
+// so tests can check them against brute force.
 #pragma once
 #include "bq/quant/methods/method.h"
+#include "bq/quant/obc/block_compensation.h"
 #include "bq/model/quantized_linear.h"
 #include <Eigen/Core>
 #include <array>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -16,9 +21,6 @@
 namespace bq::quant::binary {
 
 using MatrixXdR = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-enum class Family { Billm, Arb, ArbX, ArbRc, OutputAlign };
-const char* familyId(Family family);
 
 // Zones of one block. Without CGB the salient columns form one zone (SalientSparse); with CGB (ARB-LLM's
 // column-group bitmap) they are split like the rest. Salient zones are binarized with two sign planes.
@@ -88,16 +90,71 @@ struct OutputAlignBlock {
 void alignBlockOutput(const OutputAlignBlock& block, std::array<ZoneParams, kZones>& zones,
                       std::vector<double>* trace);
 
-// Method-level entry: the options (merged with familyDefaults) are validated here. `internal`, when given,
-// receives the Ŵ the compensation loop used (must equal result.dequantize() exactly).
-nlohmann::json familyDefaults(Family family);
-QuantizedLinear quantizeBinaryFamily(Family family, const QuantizeRequest& request, MethodDiagnostics& diagnostics,
-                                     MatrixXfR* internal = nullptr);
+// ---- The methods of the family ----
+
+// One block as a member's steps see it.
+struct BlockStep {
+    const BlockView& view;           // columns [begin, end), compensated weights, diag U, metric (when asked for)
+    const MatrixXdR& X;              // view.weight in float64
+    const BlockPartition& partition; // zones and salient columns
+};
+
+// A member's own steps for one layer (FamilyMember::start makes one from the validated options). The driver calls
+// prepare once, then per block fitZone for every zone, refineBlock, and blockDone with the stored Ŵ_b.
+class MemberRun {
+public:
+    virtual ~MemberRun() = default;
+    // The block metric the member needs in BlockView::metric, if any.
+    virtual std::optional<BlockMetric> blockMetric() const { return std::nullopt; }
+    // arb-x: the non-salient split minimizes the metric-weighted error (PartitionOptions::splitMetric).
+    virtual bool splitsOnMetric() const { return false; }
+    // Before the Hessian is prepared: may replace W (the request's weight) by the target the blocks are fitted
+    // to (output-align: the corrected target W̃).
+    virtual void prepare(const QuantizeRequest& request, const Eigen::MatrixXd& gram, MatrixXfR& W);
+    // Fits zone z of the block with `order` sign planes; a member that iterates assigns the zone's T + 1
+    // losses to `trace` (as fitArb does) and leaves it alone otherwise.
+    virtual ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>* trace) const = 0;
+    // After every zone is fitted: a joint refinement of the zones (output-align); may assign its losses to
+    // `trace`, which holds the zone fits' losses summed over zones.
+    virtual void refineBlock(const BlockStep& block, std::array<ZoneParams, kZones>& zones,
+                             std::vector<double>& trace);
+    // The block's stored reconstruction Ŵ_b (n × w) is final.
+    virtual void blockDone(const BlockStep& block, const MatrixXfR& Q);
+};
+
+struct FamilyMember {
+    std::string id;
+    std::vector<OptionSpec> options; // familyOptions(…) followed by the member's own
+    bool rowMeans = false;           // each zone's first plane holds a mean per row and block (billm, arb, arb-x)
+    bool columnScales = false;       // every plane holds a scale per column, diag(a) B diag(c) (arb-rc, output-align)
+    // The member's steps for one layer from its merged, validated options; throws std::invalid_argument for a
+    // value the schema allows but the member cannot run (output-align: scope = "matrix").
+    std::function<std::unique_ptr<MemberRun>(const nlohmann::json& options)> start;
+};
+
+// The options every member has: percdamp, salient_metric, search_domain, salient_limit, and (withCgb) cgb.
+std::vector<OptionSpec> familyOptions(bool withCgb);
+
+// The members, each defined in its own file.
+const FamilyMember& billmMember();
+const FamilyMember& arbMember();
+const FamilyMember& arbXMember();
+const FamilyMember& arbRcMember();
+const FamilyMember& outputAlignMember();
+
+// The registry entry of a member: id, options, needsGram and every hook; its file adds the title, the
+// description and anything else of its own (output-align: two streams, more working memory).
+MethodInfo familyMethod(const FamilyMember& member);
+
+// Method-level entry: the options are merged with the member's defaults and validated here. `internal`, when
+// given, receives the Ŵ the compensation loop used (must equal result.dequantize() exactly).
+QuantizedLinear quantizeBinaryFamily(const FamilyMember& member, const QuantizeRequest& request,
+                                     MethodDiagnostics& diagnostics, MatrixXfR* internal = nullptr);
 // Full storage bits per weight (every sign plane, bitmap, scale, mean) for `salientColumns` salient columns in
 // total (summed over blocks). estimateBits uses kExpectedSalientFraction · m.
-double familyStorageBits(Family family, Eigen::Index n, Eigen::Index m, double salientColumns, bool cgb);
+double familyStorageBits(const FamilyMember& member, Eigen::Index n, Eigen::Index m, double salientColumns,
+                         bool cgb);
 constexpr double kExpectedSalientFraction = 0.08; // ARB-LLM's headline 1.08 bits on LLaMA-2 = 8 % salient
-bool familyUsesCgb(Family family, const nlohmann::json& options);
-std::string familyUnsupportedReason(Family family, Eigen::Index n, Eigen::Index m, const nlohmann::json& options);
+bool familyUsesCgb(const FamilyMember& member, const nlohmann::json& options);
 
 } // namespace bq::quant::binary

@@ -2,6 +2,7 @@
 // pipeline, the estimator, the CLI and the studio list and call them uniformly.
 #pragma once
 #include "bq/model/quantized_linear.h"
+#include "bq/quant/methods/method_options.h"
 #include <Eigen/Core>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -39,18 +40,33 @@ struct QuantizeRequest {
     const CancelToken* cancel = nullptr;
 };
 
+// A hook over the shape of the weight (n × m) and the method's merged options.
+template <class T>
+using ShapeHook = std::function<T(Eigen::Index n, Eigen::Index m, const nlohmann::json& options)>;
+
+// Everything the recipe, the pipeline, the estimator, the CLI and the studio know about a method; each method's
+// file fills its own (method_factories.h), so adding a method is one file and one registry line.
 struct MethodInfo {
     std::string id;          // "sign", "rtn1", "ternary", "residual", "billm", "arb", "arb-x", "arb-rc", "svid",
                              // "output-align", "gptq", "q1_0"
     std::string title;       // one line for menus
     std::string description; // tooltip: what it does, its paper, its storage
-    nlohmann::json defaults; // every option with its paper default
+    std::vector<OptionSpec> options; // the option schema, in the order an editor shows them
+    nlohmann::json defaults;         // optionDefaults(options), filled by the registry
     bool needsGram = false;  // needs LayerStatistics::gram
     bool needsTwoStreams = false; // needs gramFp and crossGram (output-align)
     // "" when the method applies to an n × m weight with these options, else the reason (e.g. q1_0: m % 128).
-    std::function<std::string(Eigen::Index n, Eigen::Index m, const nlohmann::json& options)> unsupportedReason;
+    ShapeHook<std::string> unsupportedReason;
     // Full bits per weight the result will store (every bitmap, scale, mean), before running.
-    std::function<double(Eigen::Index n, Eigen::Index m, const nlohmann::json& options)> estimateBits;
+    ShapeHook<double> estimateBits;
+    // In-memory bytes per weight of the QuantizedLinear the method returns (QuantizedLinear::residentBytes() /
+    // (n · m)): every int8 sign matrix, uint8 mask and float scale it holds. Per weight, so the estimator's
+    // products keep their rounding (its figures are printed to the last digit).
+    ShapeHook<double> residentBytesPerWeight;
+    // Peak working memory of the method itself while it quantizes one n × m weight, bytes: its copy of W, the
+    // Hessian factors, its own buffers. The pipeline's buffers around the job (W, Ŵ, the result, the analysis)
+    // are the estimator's (recipe.h layerWorkingBytes).
+    ShapeHook<double> workingBytes;
     // Runs the method. Throws bq::Cancelled when request.cancel is set, std::invalid_argument for bad options.
     std::function<QuantizedLinear(const QuantizeRequest&, MethodDiagnostics&)> quantize;
 };
@@ -58,7 +74,8 @@ struct MethodInfo {
 const std::vector<MethodInfo>& methodRegistry();
 // Throws std::invalid_argument listing the known ids.
 const MethodInfo& findMethod(std::string_view id);
-// defaults merged with overrides; unknown option names throw std::invalid_argument naming method and option.
+// The method's defaults with overrides merged over them, checked against its schema (method_options.h); unknown
+// names, wrong types and out-of-range values throw std::invalid_argument naming method, option and range.
 nlohmann::json mergeOptions(const MethodInfo& method, const nlohmann::json& overrides);
 
 } // namespace bq::quant

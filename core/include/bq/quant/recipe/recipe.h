@@ -32,6 +32,8 @@ struct Model;
 
 namespace bq::quant {
 
+struct MethodInfo;
+
 struct RecipeIssue {
     int rule = -1; // 1-based rule index, 0 = defaults / top level, -1 = an override or not rule-specific
     std::string message;
@@ -96,6 +98,7 @@ struct ResolvedTensor {
     std::int64_t rows = 0, cols = 0;
     bool keepFp = false;
     std::string method;           // "" when kept in full precision
+    const MethodInfo* methodInfo = nullptr; // the method's registry entry (methodRegistry()); null when kept
     nlohmann::json options;       // merged with the method's defaults
     std::string decidedBy;        // "default", "rule 2: blk.*.ffn_down.weight", "override", "keep_fp"
     double bitsPerWeight = 16;    // the method's estimate; 16 for kept tensors (stored as F16)
@@ -149,12 +152,13 @@ struct Estimate {
 Estimate estimateRun(const Recipe& recipe, const Resolution& resolution, const Model& model, int threads = 1,
                      bool writesRunFile = true);
 
-// In-memory bytes per weight of the QuantizedLinear the tensor's method will return (QuantizedLinear::
-// residentBytes() / (rows · cols)); 0 for kept tensors. The binary family holds one int8 sign matrix per plane
-// and a uint8 element mask per masked plane, so arb-rc with CGB holds 12 bytes per weight.
+// In-memory bytes per weight of the QuantizedLinear the tensor's method will return (its MethodInfo::
+// residentBytesPerWeight hook); 0 for kept tensors. E.g. arb-rc with CGB holds 12 bytes per weight (an int8 sign
+// matrix and a uint8 element mask per plane). A quantized tensor needs methodInfo (std::logic_error otherwise).
 double residentBytesPerWeight(const ResolvedTensor& tensor);
 
-// Peak working memory of quantizing (and analysing) one layer with its method, bytes.
+// Peak working memory of one layer job, bytes: the job's copy of W, the dequantized Ŵ and the result, plus the
+// larger of the method's own working memory (MethodInfo::workingBytes) and the analysis that follows it.
 double layerWorkingBytes(const ResolvedTensor& tensor);
 
 } // namespace bq::quant
