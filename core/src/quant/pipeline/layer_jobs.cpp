@@ -21,7 +21,7 @@ void LayerQuantizer::run(LayerJob& job) const
 {
     const ResolvedTensor& rt = *job.rt;
     const MatrixXfR weight = Eigen::Map<const MatrixXfR>(job.weight, rt.rows, rt.cols);
-    const MethodInfo& method = findMethod(rt.method);
+    const MethodInfo& method = *rt.methodInfo; // resolved once, by resolveRecipe
     LayerStatistics stats;
     if (job.grams) {
         stats.gram = &job.grams->h;

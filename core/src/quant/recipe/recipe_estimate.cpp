@@ -98,7 +98,8 @@ Estimate estimateRun(const Recipe& recipe, const Resolution& resolution, const M
     e.bitsPerWeightOverall = totalParams > 0 ? e.outputBytes * 8 / totalParams : 0;
 
     // Memory (parts documented in recipe.h). Every part is a buffer the pipeline really allocates; the sizes
-    // follow pipeline.cpp, block_forward.cpp and the methods.
+    // follow quant/pipeline/ (calibration_streams, gram_collector, layer_jobs), runtime/transformer_block.cpp
+    // and the methods.
     for (const auto& [name, tensor] : model.tensors)
         e.modelBytes += double(tensor.nbytes);
     const double perBlockF32 = 4.0 * double(2 * c.qDim() * c.dim + 2 * c.kvDim() * c.dim + 3 * c.hiddenDim * c.dim);
