@@ -90,12 +90,12 @@ QString ModelOverview::overviewHtml(const Model& model)
     const ModelStats stats = modelStats(model);
     html += QStringLiteral("<h3>Weights by type</h3><table cellspacing='0' cellpadding='3' border='0'>");
     html += row({tr("Type"), tr("Tensors"), tr("Parameters"), tr("Size"), tr("Bits/weight"), tr("Share")}, true);
-    for (const TypeUsage& u : stats.byType)
+    for (const TypeUsage& u : stats.byType) {
+        const double share = stats.parameters ? 100.0 * double(u.parameters) / double(stats.parameters) : 0.0;
         html += row({QString::fromLatin1(dtypeName(u.type)), QString::number(u.tensors), groupedNumber(u.parameters),
                      humanBytes(u.bytes), QString::number(u.bitsPerWeight(), 'f', 3),
-                     QStringLiteral("%1%").arg(stats.parameters ? 100.0 * double(u.parameters) / double(stats.parameters)
-                                                                : 0.0,
-                                               0, 'f', 1)});
+                     QStringLiteral("%1%").arg(share, 0, 'f', 1)});
+    }
     html += QStringLiteral("</table>");
 
     // One block's matrices (all blocks share the architecture).

@@ -203,7 +203,7 @@ constexpr std::array<TensorTypeTraits, 8> kTypes{{
      "4-bit integers q (0..15) plus one fp16 scale d per 32 weights; each weight decodes to d·(q − 8)",
      dequantizeScaledRow<kQ4Block, kQ4Bytes, decodeQ4_0>, quantizeRowQ4_0, encodeQ4_0, decodeQ4_0},
     {DType::Q1_0, "Q1_0", 41, kQ1Block, kQ1Bytes,
-     "1-bit: one sign bit per weight plus one fp16 scale d per 128 weights; each weight decodes to +d or −d",
+     "one sign bit per weight plus one fp16 scale d per 128 weights; each weight decodes to +d (bit 1) or −d",
      dequantizeScaledRow<kQ1Block, kQ1Bytes, decodeQ1_0>, quantizeRowQ1_0, encodeQ1_0, decodeQ1_0},
     {DType::I8, "I8", 24, 1, 1, "8-bit signed integers", dequantizeRowI8, nullptr, nullptr, nullptr},
     {DType::I32, "I32", 26, 1, 4, "32-bit signed integers", dequantizeRowI32, nullptr, nullptr, nullptr},

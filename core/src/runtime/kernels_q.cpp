@@ -261,7 +261,8 @@ void packedMatmulRows(QPath path, DType type, const std::byte* W, std::size_t ro
     if (rowBegin >= rowEnd || X.tokens <= 0)
         return;
     if (type == DType::Q1_0 && path != QPath::Scalar) {
-        // GGUF-layout Q1_0 (tests, one-off products): split this row range, then the planes kernel.
+        // GGUF-layout Q1_0 (tests, one-off products): split this row range, then the planes kernel. The scalar
+        // reference decodes the GGUF blocks through the type table instead, so the two stay independent.
         thread_local Q1PlaneStore split;
         const std::size_t rows = rowEnd - rowBegin;
         const std::size_t nb = static_cast<std::size_t>(X.blocksPerToken());
