@@ -1,11 +1,11 @@
 #include "widgets/model_overview.h"
 #include "bq/model/model.h"
+#include "bq/model/model_stats.h"
+#include "bq/model/tensor_names.h"
 #include "bq/tokenizer/tokenizer.h"
 #include "widgets/model_summary.h"
-#include "widgets/tensor_table_model.h"
 #include <algorithm>
 #include <QLocale>
-#include <map>
 
 namespace studio {
 
@@ -87,28 +87,15 @@ QString ModelOverview::overviewHtml(const Model& model)
     html += QStringLiteral("</table>");
 
     // Weights by data type.
-    struct Totals {
-        int tensors = 0;
-        std::int64_t params = 0;
-        std::uint64_t bytes = 0;
-    };
-    std::map<int, Totals> byType;
-    std::int64_t allParams = 0;
-    for (const auto& [tname, t] : model.tensors) {
-        Totals& s = byType[int(t.dtype)];
-        ++s.tensors;
-        s.params += t.numel();
-        s.bytes += t.nbytes;
-        allParams += t.numel();
-    }
+    const ModelStats stats = modelStats(model);
     html += QStringLiteral("<h3>Weights by type</h3><table cellspacing='0' cellpadding='3' border='0'>");
     html += row({tr("Type"), tr("Tensors"), tr("Parameters"), tr("Size"), tr("Bits/weight"), tr("Share")}, true);
-    for (const auto& [dtype, s] : byType)
-        html += row({QString::fromLatin1(dtypeName(static_cast<DType>(dtype))), QString::number(s.tensors),
-                     groupedNumber(s.params), humanBytes(s.bytes),
-                     QString::number(s.params ? 8.0 * double(s.bytes) / double(s.params) : 0.0, 'f', 3),
-                     QStringLiteral("%1%").arg(allParams ? 100.0 * double(s.params) / double(allParams) : 0.0, 0,
-                                               'f', 1)});
+    for (const TypeUsage& u : stats.byType) {
+        const double share = stats.parameters ? 100.0 * double(u.parameters) / double(stats.parameters) : 0.0;
+        html += row({QString::fromLatin1(dtypeName(u.type)), QString::number(u.tensors), groupedNumber(u.parameters),
+                     humanBytes(u.bytes), QString::number(u.bitsPerWeight(), 'f', 3),
+                     QStringLiteral("%1%").arg(share, 0, 'f', 1)});
+    }
     html += QStringLiteral("</table>");
 
     // One block's matrices (all blocks share the architecture).

@@ -1,9 +1,12 @@
 #include "widgets/model_summary.h"
 #include "bq/model/model.h"
+#include "bq/model/model_stats.h"
 #include "bq/tokenizer/tokenizer.h"
 #include <QLocale>
 #include <QStringList>
-#include <map>
+#include <algorithm>
+#include <cstring>
+#include <vector>
 
 namespace studio {
 
@@ -40,21 +43,11 @@ QString humanBytes(std::uint64_t bytes)
     return QStringLiteral("%1 B").arg(bytes);
 }
 
-QString dtypeTooltip(int dtype)
+QString dtypeTooltip(DType type)
 {
-    switch (static_cast<DType>(dtype)) {
-    case DType::F32: return QStringLiteral("F32: 32-bit IEEE float");
-    case DType::F16: return QStringLiteral("F16: 16-bit IEEE half float");
-    case DType::BF16: return QStringLiteral("BF16: bfloat16 (8-bit exponent, 7-bit mantissa)");
-    case DType::Q8_0: return QStringLiteral("Q8_0: 8-bit integers plus one fp16 scale per 32 weights (8.5 bits/weight)");
-    case DType::Q4_0: return QStringLiteral("Q4_0: 4-bit integers plus one fp16 scale per 32 weights (4.5 bits/weight)");
-    case DType::Q1_0:
-        return QStringLiteral("Q1_0: 1-bit — one sign bit per weight plus one fp16 scale per 128 weights "
-                              "(1.125 bits/weight); each weight decodes to +scale or −scale");
-    case DType::I8: return QStringLiteral("I8: 8-bit integers");
-    case DType::I32: return QStringLiteral("I32: 32-bit integers");
-    }
-    return QStringLiteral("unknown type");
+    const TensorTypeTraits& t = tensorType(type);
+    return QStringLiteral("%1: %2 (%3 bits/weight)")
+        .arg(QString::fromLatin1(t.name), QString::fromUtf8(t.description), QString::number(t.bitsPerWeight()));
 }
 
 QList<QPair<QString, QString>> modelSummaryRows(const Model& model)
@@ -65,19 +58,22 @@ QList<QPair<QString, QString>> modelSummaryRows(const Model& model)
 
     add(QStringLiteral("Architecture"), QString::fromStdString(c.arch));
     add(QStringLiteral("Format"), QString::fromStdString(model.sourceFormat));
-    std::uint64_t bytes = 0;
-    std::map<std::string, std::int64_t> dtypeParams;
-    for (const auto& [name, t] : model.tensors) {
-        bytes += t.nbytes;
-        dtypeParams[dtypeName(t.dtype)] += t.numel();
-    }
-    const std::int64_t params = model.parameterCount();
+    const ModelStats stats = modelStats(model);
+    const std::int64_t params = stats.parameters;
     add(QStringLiteral("Parameters"),
         QStringLiteral("%1 (%2)").arg(humanCount(params), groupedNumber(params)));
-    add(QStringLiteral("Weights"), QStringLiteral("%1 in %2 tensors").arg(humanBytes(bytes)).arg(model.tensors.size()));
+    add(QStringLiteral("Weights"),
+        QStringLiteral("%1 in %2 tensors").arg(humanBytes(stats.bytes)).arg(model.tensors.size()));
+    // The mix by type name.
+    std::vector<TypeUsage> byName = stats.byType;
+    std::sort(byName.begin(), byName.end(), [](const TypeUsage& a, const TypeUsage& b) {
+        return std::strcmp(dtypeName(a.type), dtypeName(b.type)) < 0;
+    });
     QStringList mix;
-    for (const auto& [dtype, n] : dtypeParams)
-        mix << QStringLiteral("%1 %2%").arg(QString::fromLatin1(dtype.c_str())).arg(params ? 100.0 * double(n) / double(params) : 0.0, 0, 'f', 1);
+    for (const TypeUsage& u : byName)
+        mix << QStringLiteral("%1 %2%")
+                   .arg(QString::fromLatin1(dtypeName(u.type)))
+                   .arg(params ? 100.0 * double(u.parameters) / double(params) : 0.0, 0, 'f', 1);
     add(QStringLiteral("Data types"), mix.join(QStringLiteral(", ")));
     add(QStringLiteral("Layers"), QString::number(c.nLayers));
     add(QStringLiteral("Dim"), QString::number(c.dim));

@@ -1,5 +1,6 @@
 // Human-readable facts about a model, shared by the model panel and the overview tab.
 #pragma once
+#include "bq/model/tensor_types.h"
 #include <QList>
 #include <QPair>
 #include <QString>
@@ -21,7 +22,7 @@ QString humanCount(std::int64_t n);
 QString groupedNumber(std::int64_t n);
 // "3.5 MiB", "812 B"
 QString humanBytes(std::uint64_t bytes);
-// "Q1_0: 1-bit — sign bits plus one fp16 scale per 128 weights" (for tooltips)
-QString dtypeTooltip(int dtype);
+// "Q1_0: <the type table's description> (1.125 bits/weight)" (for tooltips)
+QString dtypeTooltip(bq::DType type);
 
 } // namespace studio

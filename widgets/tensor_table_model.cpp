@@ -1,56 +1,13 @@
 #include "widgets/tensor_table_model.h"
 #include "bq/model/model.h"
+#include "bq/model/tensor_names.h"
 #include "widgets/model_summary.h"
 #include <QLocale>
 #include <algorithm>
-#include <tuple>
 
 namespace studio {
 
 using namespace bq;
-
-namespace {
-
-// Model order: embedding, then blocks by number with parts in forward order, then the rest, final norm and
-// head last. Plain string order would put blk.10 before blk.2.
-std::tuple<int, int, int, std::string> orderKey(const std::string& name)
-{
-    static const char* const parts[] = {"attn_norm", "attn_q_norm", "attn_k_norm", "attn_q", "attn_k", "attn_v",
-                                        "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"};
-    if (name.rfind("token_embd.", 0) == 0)
-        return {0, 0, 0, name};
-    if (name.rfind("blk.", 0) == 0) {
-        const auto dot = name.find('.', 4);
-        int block = 0;
-        try {
-            block = std::stoi(name.substr(4, dot - 4));
-        } catch (...) {
-            return {2, 0, 0, name};
-        }
-        const std::string rest = dot == std::string::npos ? std::string() : name.substr(dot + 1);
-        int part = int(std::size(parts));
-        for (int i = 0; i < int(std::size(parts)); ++i) {
-            const std::string p = parts[i];
-            if (rest.rfind(p + ".", 0) == 0) {
-                part = i;
-                break;
-            }
-        }
-        return {1, block, part, rest};
-    }
-    if (name.rfind("output_norm.", 0) == 0)
-        return {3, 0, 0, name};
-    if (name.rfind("output.", 0) == 0)
-        return {4, 0, 0, name};
-    return {2, 0, 0, name};
-}
-
-} // namespace
-
-bool tensorOrderLess(const std::string& a, const std::string& b)
-{
-    return orderKey(a) < orderKey(b);
-}
 
 TensorTableModel::TensorTableModel(QObject* parent) : QAbstractTableModel(parent) {}
 
@@ -68,7 +25,7 @@ void TensorTableModel::setModel(std::shared_ptr<const Model> model)
         m_rows.reserve(qsizetype(tensors.size()));
         for (const Tensor* t : tensors)
             m_rows.append({QString::fromStdString(t->name), QString::fromStdString(t->shapeString()),
-                           int(t->dtype), t->numel(), t->nbytes});
+                           t->dtype, t->numel(), t->nbytes});
     }
     endResetModel();
 }
@@ -98,7 +55,7 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const
         switch (index.column()) {
         case NameColumn: return r.name;
         case ShapeColumn: return r.shape;
-        case DTypeColumn: return QString::fromLatin1(dtypeName(static_cast<DType>(r.dtype)));
+        case DTypeColumn: return QString::fromLatin1(dtypeName(r.dtype));
         case BytesColumn: return groupedNumber(std::int64_t(r.bytes));
         }
         break;
@@ -106,7 +63,7 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const
         switch (index.column()) {
         case NameColumn: return index.row();
         case ShapeColumn: return qlonglong(r.numel);
-        case DTypeColumn: return QString::fromLatin1(dtypeName(static_cast<DType>(r.dtype)));
+        case DTypeColumn: return QString::fromLatin1(dtypeName(r.dtype));
         case BytesColumn: return qulonglong(r.bytes);
         }
         break;

@@ -1,22 +1,19 @@
 // The tensor table of a model: one row per tensor (name, shape, dtype, size in bytes), in model order
-// (token embedding, blocks 0..N-1 with their matrices in forward order, final norm, output head). GUI thread.
+// (bq::tensorOrderLess: token embedding, blocks 0..N-1 with their matrices in forward order, final norm, output
+// head). GUI thread.
 #pragma once
+#include "bq/model/tensor_types.h"
 #include <QAbstractTableModel>
 #include <QString>
 #include <QVector>
 #include <cstdint>
 #include <memory>
-#include <string>
 
 namespace bq {
 struct Model;
 }
 
 namespace studio {
-
-// bq::Model order of canonical tensor names: token_embd, blk.0 … blk.N-1 (parts in forward order), other
-// tensors, output_norm, output.
-bool tensorOrderLess(const std::string& a, const std::string& b);
 
 class TensorTableModel : public QAbstractTableModel {
     Q_OBJECT
@@ -38,7 +35,7 @@ public:
 private:
     struct Row {
         QString name, shape;
-        int dtype = 0;
+        bq::DType dtype = bq::DType::F32;
         std::int64_t numel = 0;
         std::uint64_t bytes = 0;
     };

@@ -1,10 +1,10 @@
 // `bitstudio-cli info MODEL [--json]`: architecture, dimensions, tokenizer, metadata and the tensor table.
 #include "bq/formats/model_loader.h"
+#include "bq/model/model_stats.h"
 #include "bq/tokenizer/tokenizer.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include <cstdio>
-#include <map>
 
 namespace bqcli {
 
@@ -48,14 +48,14 @@ nlohmann::json infoJson(const bq::Model& m)
     } else {
         j["tokenizer"] = nullptr;
     }
-    std::map<std::string, std::int64_t> dtypeCounts;
     nlohmann::json tensors = nlohmann::json::array();
-    for (const auto& [name, t] : m.tensors) {
+    for (const auto& [name, t] : m.tensors)
         tensors.push_back({{"name", name}, {"shape", t.shape}, {"dtype", bq::dtypeName(t.dtype)}, {"bytes", t.nbytes}});
-        dtypeCounts[bq::dtypeName(t.dtype)] += t.numel();
-    }
     j["tensors"] = tensors;
-    j["dtype_parameters"] = dtypeCounts;
+    nlohmann::json dtypeParameters = nlohmann::json::object(); // keys sorted by name
+    for (const bq::TypeUsage& u : bq::modelStats(m).byType)
+        dtypeParameters[bq::dtypeName(u.type)] = u.parameters;
+    j["dtype_parameters"] = dtypeParameters;
     nlohmann::json meta = nlohmann::json::object();
     for (const auto& [k, v] : m.metadata)
         meta[k] = v;

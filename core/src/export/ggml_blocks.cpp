@@ -1,19 +1,14 @@
 #include "bq/export/ggml_blocks.h"
+#include "bq/model/tensor_types.h"
 #include "bq/util/fp16.h"
+#include <algorithm>
 #include <cmath>
-#include <cstring>
+#include <cstdio>
 #include <stdexcept>
 
 namespace bq::exporter {
 
-
 namespace {
-
-void putHalf(std::byte* dst, float d)
-{
-    const std::uint16_t h = floatToHalf(d);
-    std::memcpy(dst, &h, 2);
-}
 
 std::string at(Eigen::Index row, Eigen::Index block, int blockSize)
 {
@@ -28,16 +23,16 @@ std::string num(float v)
     return buf;
 }
 
-// The q − 8 levels of one Q4_0 block for scale d, or false when some value is not exactly (q − 8)·d.
-bool q4Levels(const float* v, float d, int* level)
+// The q − 8 levels of one Q4_0 block of n values for scale d, or false when some value is not exactly (q − 8)·d.
+bool q4Levels(const float* v, int n, float d, std::int8_t* level)
 {
     if (!(d > 0.0f) || !std::isfinite(d))
         return false;
-    for (int j = 0; j < 32; ++j) {
+    for (int j = 0; j < n; ++j) {
         const long q = std::lround(v[j] / d);
         if (q < -8 || q > 7 || static_cast<float>(q) * d != v[j])
             return false;
-        level[j] = static_cast<int>(q);
+        level[j] = static_cast<std::int8_t>(q);
     }
     return true;
 }
@@ -46,49 +41,54 @@ bool q4Levels(const float* v, float d, int* level)
 
 std::string packQ1_0(const MatrixXfR& w, std::vector<std::byte>& out)
 {
+    const TensorTypeTraits& type = tensorType(DType::Q1_0);
+    const int block = type.blockSize;
     const Eigen::Index n = w.rows(), m = w.cols();
-    if (m % 128 != 0)
-        throw std::invalid_argument("packQ1_0: " + std::to_string(m) + " columns is not a multiple of 128");
+    if (m % block != 0)
+        throw std::invalid_argument("packQ1_0: " + std::to_string(m) + " columns is not a multiple of " +
+                                    std::to_string(block));
     const std::size_t start = out.size();
-    out.resize(start + static_cast<std::size_t>(n * (m / 128)) * 18);
+    out.resize(start + static_cast<std::size_t>(n) * type.rowBytes(m));
     std::byte* dst = out.data() + start;
+    std::vector<std::int8_t> signs(static_cast<std::size_t>(block));
     for (Eigen::Index i = 0; i < n; ++i)
-        for (Eigen::Index b = 0; b < m / 128; ++b, dst += 18) {
-            const float* v = w.data() + i * m + b * 128;
+        for (Eigen::Index b = 0; b < m / block; ++b, dst += type.blockBytes) {
+            const float* v = w.data() + i * m + b * block;
             const float d = std::fabs(v[0]);
             if (roundToHalf(d) != d) {
                 out.resize(start);
-                return at(i, b, 128) + ": magnitude " + num(d) + " is not an fp16 value";
+                return at(i, b, block) + ": magnitude " + num(d) + " is not an fp16 value";
             }
-            putHalf(dst, d);
-            std::memset(dst + 2, 0, 16);
-            for (int j = 0; j < 128; ++j) {
+            for (int j = 0; j < block; ++j) {
                 if (std::fabs(v[j]) != d) {
                     out.resize(start);
-                    return at(i, b, 128) + ": holds the magnitudes " + num(d) + " and " + num(std::fabs(v[j])) +
+                    return at(i, b, block) + ": holds the magnitudes " + num(d) + " and " + num(std::fabs(v[j])) +
                            " (Q1_0 has one magnitude per 128 weights)";
                 }
-                if (v[j] >= 0.0f)
-                    dst[2 + j / 8] |= std::byte(1u << (j % 8));
+                signs[static_cast<std::size_t>(j)] = v[j] >= 0.0f ? 1 : -1;
             }
+            type.encodeBlock(floatToHalf(d), signs.data(), dst);
         }
     return {};
 }
 
 std::string packQ4_0(const MatrixXfR& w, std::vector<std::byte>& out)
 {
+    const TensorTypeTraits& type = tensorType(DType::Q4_0);
+    const int block = type.blockSize;
     const Eigen::Index n = w.rows(), m = w.cols();
-    if (m % 32 != 0)
-        throw std::invalid_argument("packQ4_0: " + std::to_string(m) + " columns is not a multiple of 32");
+    if (m % block != 0)
+        throw std::invalid_argument("packQ4_0: " + std::to_string(m) + " columns is not a multiple of " +
+                                    std::to_string(block));
     const std::size_t start = out.size();
-    out.resize(start + static_cast<std::size_t>(n * (m / 32)) * 18);
+    out.resize(start + static_cast<std::size_t>(n) * type.rowBytes(m));
     std::byte* dst = out.data() + start;
-    int level[32];
+    std::vector<std::int8_t> level(static_cast<std::size_t>(block));
     for (Eigen::Index i = 0; i < n; ++i)
-        for (Eigen::Index b = 0; b < m / 32; ++b, dst += 18) {
-            const float* v = w.data() + i * m + b * 32;
+        for (Eigen::Index b = 0; b < m / block; ++b, dst += type.blockBytes) {
+            const float* v = w.data() + i * m + b * block;
             float amax = 0.0f, amin = INFINITY;
-            for (int j = 0; j < 32; ++j) {
+            for (int j = 0; j < block; ++j) {
                 const float a = std::fabs(v[j]);
                 amax = std::max(amax, a);
                 if (a > 0.0f)
@@ -97,24 +97,22 @@ std::string packQ4_0(const MatrixXfR& w, std::vector<std::byte>& out)
             float d = 0.0f;
             bool found = amax == 0.0f;
             if (found)
-                std::fill(level, level + 32, 0);
+                std::fill(level.begin(), level.end(), std::int8_t(0));
             // The largest magnitude is |q − 8|·d for some |q − 8| <= 8; so is the smallest non-zero one.
             for (int k = 1; k <= 8 && !found; ++k)
                 for (float a : {amax, amin}) {
                     d = roundToHalf(a / static_cast<float>(k));
-                    if (q4Levels(v, d, level)) {
+                    if (q4Levels(v, block, d, level.data())) {
                         found = true;
                         break;
                     }
                 }
             if (!found) {
                 out.resize(start);
-                return at(i, b, 32) + ": the values (largest magnitude " + num(amax) +
+                return at(i, b, block) + ": the values (largest magnitude " + num(amax) +
                        ") lie on no grid (q − 8)·d with one fp16 d and q in 0..15";
             }
-            putHalf(dst, d);
-            for (int j = 0; j < 16; ++j)
-                dst[2 + j] = std::byte(static_cast<unsigned>(level[j] + 8) | (static_cast<unsigned>(level[j + 16] + 8) << 4));
+            type.encodeBlock(floatToHalf(d), level.data(), dst);
         }
     return {};
 }
@@ -130,7 +128,7 @@ QuantizedLinear refitToQ1_0(const QuantizedLinear& layer)
     out.method = "q1_0-refit";
     out.rows = layer.rows;
     out.cols = layer.cols;
-    out.storageBitsPerWeight = 1.125;
+    out.storageBitsPerWeight = tensorType(DType::Q1_0).bitsPerWeight();
     SignPlane p;
     p.group = 128;
     p.signs.resize(layer.rows, layer.cols);

@@ -71,37 +71,16 @@ const char* ggmlTypeName(std::uint32_t id)
     return id < sizeof(names) / sizeof(names[0]) ? names[id] : nullptr;
 }
 
+// "F32, F16, ..." in table order.
+std::string storedTypeNames()
+{
+    std::string s;
+    for (const TensorTypeTraits& t : tensorTypes())
+        s += (s.empty() ? "" : ", ") + std::string(t.name);
+    return s;
+}
+
 } // namespace
-
-std::optional<DType> dtypeFromGgmlType(std::uint32_t id) noexcept
-{
-    switch (id) {
-    case 0: return DType::F32;
-    case 1: return DType::F16;
-    case 2: return DType::Q4_0;
-    case 8: return DType::Q8_0;
-    case 24: return DType::I8;
-    case 26: return DType::I32;
-    case 30: return DType::BF16;
-    case 41: return DType::Q1_0;
-    default: return std::nullopt;
-    }
-}
-
-std::uint32_t ggmlTypeFromDtype(DType t) noexcept
-{
-    switch (t) {
-    case DType::F32: return 0;
-    case DType::F16: return 1;
-    case DType::Q4_0: return 2;
-    case DType::Q8_0: return 8;
-    case DType::I8: return 24;
-    case DType::I32: return 26;
-    case DType::BF16: return 30;
-    case DType::Q1_0: return 41;
-    }
-    return 0;
-}
 
 // ---- GgufValue ----
 
@@ -385,22 +364,22 @@ void GgufParser::parse()
         }
         const std::uint64_t typeAt = m_pos;
         info.ggmlType = read<std::uint32_t>(field + " type");
-        const auto dt = dtypeFromGgmlType(info.ggmlType);
-        if (!dt) {
+        const TensorTypeTraits* type = tensorTypeFromGgml(info.ggmlType);
+        if (!type) {
             const char* name = ggmlTypeName(info.ggmlType);
             if (name)
                 throw UnsupportedModel(m_path + ": tensor '" + info.name + "' has ggml type " + name + " (" +
-                                       std::to_string(info.ggmlType) +
-                                       "), which this build cannot load (F32, F16, BF16, Q8_0, Q4_0, Q1_0, I8, I32)");
+                                       std::to_string(info.ggmlType) + "), which this build cannot load (" +
+                                       storedTypeNames() + ")");
             fail(field + " type", "a known ggml type id (found " + std::to_string(info.ggmlType) + ")", typeAt);
         }
-        info.dtype = *dt;
-        const auto block = static_cast<std::uint64_t>(dtypeBlockSize(info.dtype));
+        info.dtype = type->type;
+        const auto block = static_cast<std::uint64_t>(type->blockSize);
         if (info.ne[0] % block != 0)
-            fail(field + " ne[0]", "a multiple of the " + std::string(dtypeName(info.dtype)) + " block size " +
+            fail(field + " ne[0]", "a multiple of the " + std::string(type->name) + " block size " +
                                        std::to_string(block) + " (found " + std::to_string(info.ne[0]) + ")",
                  dimsAt + 4);
-        info.nbytes = numel / block * static_cast<std::uint64_t>(dtypeBlockBytes(info.dtype));
+        info.nbytes = numel / block * static_cast<std::uint64_t>(type->blockBytes);
         const std::uint64_t offAt = m_pos;
         info.offset = read<std::uint64_t>(field + " offset");
         if (info.offset % align != 0)

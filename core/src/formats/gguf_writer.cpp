@@ -170,7 +170,7 @@ void GgufWriter::write(const std::filesystem::path& path) const
         o.put<std::uint32_t>(static_cast<std::uint32_t>(t.shape.size()));
         for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it)
             o.put<std::uint64_t>(static_cast<std::uint64_t>(*it));
-        o.put<std::uint32_t>(ggmlTypeFromDtype(t.dtype));
+        o.put<std::uint32_t>(tensorType(t.dtype).ggmlType);
         o.put<std::uint64_t>(offsets[i]);
     }
     f.writeZeros(alignUp(f.position(), m_alignment) - f.position());

@@ -1,6 +1,8 @@
 #include "bq/model/tensor_names.h"
 #include <array>
 #include <cstdio>
+#include <iterator>
+#include <tuple>
 #include <utility>
 
 namespace bq {
@@ -35,6 +37,39 @@ constexpr std::array<std::pair<const char*, const char*>, 3> kGlobal{{
     {"model.norm.weight", "output_norm.weight"},
     {"lm_head.weight", "output.weight"},
 }};
+
+// (group, block, part, rest) sorting in tensorOrderLess's order.
+std::tuple<int, int, int, std::string> orderKey(const std::string& name)
+{
+    static const char* const parts[] = {"attn_norm", "attn_q_norm", "attn_k_norm", "attn_q", "attn_k", "attn_v",
+                                        "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"};
+    if (name.rfind("token_embd.", 0) == 0)
+        return {0, 0, 0, name};
+    if (name.rfind("blk.", 0) == 0) {
+        const auto dot = name.find('.', 4);
+        int block = 0;
+        try {
+            block = std::stoi(name.substr(4, dot - 4));
+        } catch (...) {
+            return {2, 0, 0, name};
+        }
+        const std::string rest = dot == std::string::npos ? std::string() : name.substr(dot + 1);
+        int part = int(std::size(parts));
+        for (int i = 0; i < int(std::size(parts)); ++i) {
+            const std::string p = parts[i];
+            if (rest.rfind(p + ".", 0) == 0) {
+                part = i;
+                break;
+            }
+        }
+        return {1, block, part, rest};
+    }
+    if (name.rfind("output_norm.", 0) == 0)
+        return {3, 0, 0, name};
+    if (name.rfind("output.", 0) == 0)
+        return {4, 0, 0, name};
+    return {2, 0, 0, name};
+}
 
 bool parseLayer(const std::string& s, const std::string& prefix, int& layer, std::string& rest)
 {
@@ -80,5 +115,7 @@ std::optional<std::string> hfFromCanonical(const std::string& canonical)
             return "model.layers." + std::to_string(layer) + "." + hf;
     return std::nullopt;
 }
+
+bool tensorOrderLess(const std::string& a, const std::string& b) { return orderKey(a) < orderKey(b); }
 
 } // namespace bq

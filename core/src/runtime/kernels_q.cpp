@@ -1,5 +1,6 @@
-// Scalar reference kernels of the packed runtime (exact integer block sums, sequential fp32 accumulation), the
-// activation quantizer, the run-time path choice and the multithreaded drivers.
+// Scalar reference kernels of the packed runtime (weight blocks decoded by the tensor-type table, exact integer
+// block sums, sequential fp32 accumulation), the activation quantizer, the run-time path choice and the
+// multithreaded drivers.
 #include "bq/runtime/kernels_q.h"
 #include "bq/util/cpu_features.h"
 #include "bq/util/fp16.h"
@@ -34,13 +35,6 @@ namespace {
 // Output rows per parallelFor chunk boundary: a multiple of every path's row tile.
 constexpr std::size_t kRowAlign = 8;
 
-inline float loadHalf(const std::byte* p)
-{
-    std::uint16_t h;
-    std::memcpy(&h, p, 2);
-    return halfToFloat(h);
-}
-
 void quantizeActRowScalar(const float* x, int cols, int block, std::int8_t* q, float* scale, std::int32_t* sum)
 {
     for (int b = 0; b < cols / block; ++b) {
@@ -62,74 +56,63 @@ void quantizeActRowScalar(const float* x, int cols, int block, std::int8_t* q, f
     }
 }
 
-// Exact integer dot product of one weight block with its activation block(s); returns the fp32 contribution.
-float blockDotQ1(const std::byte* blk, const std::int8_t* q, float dx, std::int32_t sx)
+// The scalar reference. A weight row is first decoded into its block scales and integers (wd, wq); each
+// output is then Σ over blocks, in block order, of (d_w·d_x)·(the exact integer dot product of the block).
+void decodedRowProducts(const float* wd, const std::int8_t* wq, const QuantizedActivations& X, float* Y,
+                        std::size_t ldy, std::size_t n)
 {
-    std::int32_t s = -sx;
-    for (int j = 0; j < 128; ++j)
-        if ((static_cast<std::uint8_t>(blk[2 + j / 8]) >> (j % 8)) & 1u)
-            s += 2 * q[j];
-    return (loadHalf(blk) * dx) * static_cast<float>(s);
-}
-
-float blockDotQ4(const std::byte* blk, const std::int8_t* q, float dx, std::int32_t sx)
-{
-    std::int32_t s = -8 * sx;
-    for (int j = 0; j < 16; ++j) {
-        const auto v = static_cast<std::uint8_t>(blk[2 + j]);
-        s += static_cast<std::int32_t>(v & 0x0f) * q[j] + static_cast<std::int32_t>(v >> 4) * q[j + 16];
+    const int nb = X.blocksPerToken();
+    for (int t = 0; t < X.tokens; ++t) {
+        const std::int8_t* q = X.qRow(t);
+        const float* dx = X.scaleRow(t);
+        float acc = 0.0f;
+        for (int b = 0; b < nb; ++b) {
+            const std::ptrdiff_t at = static_cast<std::ptrdiff_t>(b) * X.block;
+            std::int32_t s = 0;
+            for (int j = 0; j < X.block; ++j)
+                s += static_cast<std::int32_t>(wq[at + j]) * q[at + j];
+            acc += (wd[b] * dx[b]) * static_cast<float>(s);
+        }
+        Y[static_cast<std::size_t>(t) * ldy + n] = acc;
     }
-    return (loadHalf(blk) * dx) * static_cast<float>(s);
 }
 
-float blockDotQ8(const std::byte* blk, const std::int8_t* q, float dx, std::int32_t)
-{
-    std::int32_t s = 0;
-    for (int j = 0; j < 32; ++j)
-        s += static_cast<std::int32_t>(static_cast<std::int8_t>(blk[2 + j])) * q[j];
-    return (loadHalf(blk) * dx) * static_cast<float>(s);
-}
-
+// GGUF-layout rows, decoded by the tensor-type table.
 void packedMatmulRowsScalar(DType type, const std::byte* W, std::size_t rowBytes, const QuantizedActivations& X,
                             float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd)
 {
+    const TensorTypeTraits& traits = tensorType(type);
     const int nb = X.blocksPerToken();
-    const int bytes = dtypeBlockBytes(type);
-    float (*blockDot)(const std::byte*, const std::int8_t*, float, std::int32_t) =
-        type == DType::Q1_0 ? blockDotQ1 : type == DType::Q4_0 ? blockDotQ4 : blockDotQ8;
+    std::vector<std::int8_t> wq(static_cast<std::size_t>(X.cols));
+    std::vector<float> wd(static_cast<std::size_t>(nb));
     for (std::size_t n = rowBegin; n < rowEnd; ++n) {
         const std::byte* row = W + n * rowBytes;
-        for (int t = 0; t < X.tokens; ++t) {
-            const std::int8_t* q = X.qRow(t);
-            const float* dx = X.scaleRow(t);
-            const std::int32_t* sx = X.sumRow(t);
-            float acc = 0.0f;
-            for (int b = 0; b < nb; ++b)
-                acc += blockDot(row + static_cast<std::ptrdiff_t>(b) * bytes,
-                                q + static_cast<std::ptrdiff_t>(b) * X.block, dx[b], sx[b]);
-            Y[static_cast<std::size_t>(t) * ldy + n] = acc;
-        }
+        for (int b = 0; b < nb; ++b)
+            wd[static_cast<std::size_t>(b)] =
+                halfToFloat(traits.decodeBlock(row + static_cast<std::ptrdiff_t>(b) * traits.blockBytes,
+                                               wq.data() + static_cast<std::ptrdiff_t>(b) * traits.blockSize));
+        decodedRowProducts(wd.data(), wq.data(), X, Y, ldy, n);
     }
 }
 
+// Q1_0 planes (kernels_q.h): scale b of row n, and the sign of weight j of block b in bit j % 8 of its byte j / 8.
 void q1MatmulRowsScalar(const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy,
                         std::size_t rowBegin, std::size_t rowEnd)
 {
     const int nb = X.blocksPerToken();
-    std::byte blk[18];
+    std::vector<std::int8_t> wq(static_cast<std::size_t>(X.cols));
+    std::vector<float> wd(static_cast<std::size_t>(nb));
     for (std::size_t n = rowBegin; n < rowEnd; ++n) {
         const std::uint16_t* scales = W.scales + n * static_cast<std::size_t>(nb);
-        for (int t = 0; t < X.tokens; ++t) {
-            float acc = 0.0f;
-            for (int b = 0; b < nb; ++b) {
-                std::memcpy(blk, scales + b, 2);
-                for (int i = 0; i < 16; ++i)
-                    blk[2 + i] = static_cast<std::byte>(W.bits[q1BitsOffset(nb, n, b, i)]);
-                acc += blockDotQ1(blk, X.qRow(t) + static_cast<std::ptrdiff_t>(b) * 128, X.scaleRow(t)[b],
-                                  X.sumRow(t)[b]);
+        for (int b = 0; b < nb; ++b) {
+            wd[static_cast<std::size_t>(b)] = halfToFloat(scales[b]);
+            for (int i = 0; i < 16; ++i) {
+                const std::uint8_t byte = W.bits[q1BitsOffset(nb, n, b, i)];
+                for (int k = 0; k < 8; ++k)
+                    wq[static_cast<std::size_t>(b * 128 + i * 8 + k)] = (byte >> k) & 1u ? 1 : -1;
             }
-            Y[static_cast<std::size_t>(t) * ldy + n] = acc;
         }
+        decodedRowProducts(wd.data(), wq.data(), X, Y, ldy, n);
     }
 }
 
@@ -178,10 +161,11 @@ const char* qPathName(QPath path) noexcept
 
 int activationBlockFor(DType weightType) noexcept
 {
+    // The types the SIMD kernels know; activations are quantized in blocks of the weight block.
     switch (weightType) {
-    case DType::Q1_0: return 128;
+    case DType::Q1_0:
     case DType::Q4_0:
-    case DType::Q8_0: return 32;
+    case DType::Q8_0: return dtypeBlockSize(weightType);
     default: return 0;
     }
 }
@@ -221,15 +205,19 @@ void quantizeActivations(QPath path, const float* X, int tokens, int cols, int b
         run(0, static_cast<std::size_t>(tokens), 0);
 }
 
+// A byte copy of the GGUF blocks (fp16 d, then the 16 sign bytes; tensor_types.h) into the planes: like the
+// SIMD kernels a layout specialist, and checked the same way (the scalar path decodes GGUF rows through the
+// type table, the others multiply split planes; test_packed_kernels compares them).
 void splitQ1Rows(const std::byte* W, std::size_t rowBytes, int K, std::size_t rows, std::uint8_t* bits,
                  std::uint16_t* scales)
 {
     const int nb = K / 128;
     const auto unb = static_cast<std::size_t>(nb);
+    const auto blockBytes = static_cast<std::size_t>(dtypeBlockBytes(DType::Q1_0));
     std::memset(bits, 0, q1BitsBytes(rows, nb));
     for (std::size_t n = 0; n < rows; ++n)
         for (int b = 0; b < nb; ++b) {
-            const std::byte* blk = W + n * rowBytes + static_cast<std::size_t>(b) * 18;
+            const std::byte* blk = W + n * rowBytes + static_cast<std::size_t>(b) * blockBytes;
             std::memcpy(scales + n * unb + static_cast<std::size_t>(b), blk, 2);
             for (int i = 0; i < 16; ++i)
                 bits[q1BitsOffset(nb, n, b, i)] = static_cast<std::uint8_t>(blk[2 + i]);
@@ -272,8 +260,9 @@ void packedMatmulRows(QPath path, DType type, const std::byte* W, std::size_t ro
     checkShapes(type, X.cols, X.block);
     if (rowBegin >= rowEnd || X.tokens <= 0)
         return;
-    if (type == DType::Q1_0) {
-        // GGUF-layout Q1_0 (tests, one-off products): split this row range, then the planes kernel.
+    if (type == DType::Q1_0 && path != QPath::Scalar) {
+        // GGUF-layout Q1_0 (tests, one-off products): split this row range, then the planes kernel. The scalar
+        // reference decodes the GGUF blocks through the type table instead, so the two stay independent.
         thread_local Q1PlaneStore split;
         const std::size_t rows = rowEnd - rowBegin;
         const std::size_t nb = static_cast<std::size_t>(X.blocksPerToken());

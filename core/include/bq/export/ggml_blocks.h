@@ -1,12 +1,11 @@
 // Exact packing of a dequantized weight matrix Ŵ (n × m, row-major) into llama.cpp block types, and the
 // explicit Q1_0 refit. The packers never round a weight: they either find a block encoding whose decoded
-// values equal Ŵ bit for bit (as ggml decodes them: value = fp16 d · level, in float) or report why not.
+// values equal Ŵ bit for bit (as ggml decodes them: value = fp16 d · level, in float) or report why not. The
+// bytes come from the block encoders of the tensor-type table (layouts in model/tensor_types.h).
 //
-//   Q1_0 (ggml type 41): per 128 weights fp16 d + 16 bytes of sign bits; weight j is bit j%8 of byte j/8,
-//        bit 1 -> +d, bit 0 -> −d. Exact when every 128-block holds only ±d for one fp16 d >= 0.
-//   Q4_0 (ggml type 2): per 32 weights fp16 d + 16 bytes of nibbles; byte j holds element j (low nibble) and
-//        element j+16 (high nibble); value (q − 8)·d, q ∈ 0..15. Exact when every 32-block is d·(q − 8) for
-//        one fp16 d and integers q − 8 ∈ −8..7. Sign × scale maps to d = scale, q = 9 (+) / 7 (−).
+//   Q1_0: exact when every 128-block holds only ±d for one fp16 d >= 0 (levels ±1).
+//   Q4_0: exact when every 32-block is d·(q − 8) for one fp16 d and integers q − 8 ∈ −8..7. Sign × scale maps
+//         to d = scale, q = 9 (+) / 7 (−).
 #pragma once
 #include "bq/model/quantized_linear.h"
 #include <cstddef>

@@ -1,14 +1,12 @@
-// Writers from any loaded Model to Hugging Face directories and GGUF files.
+// Writers from any loaded Model to Hugging Face directories (hf_writer.cpp) and GGUF files
+// (gguf_model_writer.cpp), and the tensor conversions they share (convert.cpp).
 //
 // writeHfDirectory: config.json, model.safetensors, tokenizer.json, tokenizer_config.json, written into
 // "<dir>.tmp-<pid>" and renamed into place. Interleaved-RoPE models (llama2.c, GGUF llama) get their q/k rows
 // (and q/k biases and norms) permuted back to HF's rotate-half order per head — HF row i <- row 2i,
-// HF row i + hd/2 <- row 2i+1 — so the HF model computes the same function. SentencePiece-style vocabularies
-// become a tokenizer.json BPE model with byte_fallback, normalizer Prepend("▁") + Replace(" " -> "▁"), decoder
-// Replace/ByteFallback/Fuse/Strip, and merges derived from the scores as HF's SentencePieceExtractor does:
-// every split of a piece into two in-vocabulary pieces, ordered by the merged piece's score (highest first,
-// ties in vocabulary order). Byte-level BPE vocabularies are written with their merges and pre-tokenizer
-// (or copied from the source directory when it has a tokenizer.json).
+// HF row i + hd/2 <- row 2i+1 — so the HF model computes the same function. The tokenizer files are
+// synthesized (tokenizer_json_writer.h), or copied from the source directory when it has a byte-level BPE
+// tokenizer.json.
 //
 // writeGguf: architecture, tokenizer and bitstudio keys (gguf_model.h lists what is read back); llama/mistral
 // are written as GGUF "llama" with q/k rows in interleaved order (permuted when the model is NeoX), qwen2/qwen3
@@ -57,11 +55,17 @@ void writeSafetensorsFile(const std::filesystem::path& file, const std::vector<T
 // toNeoX: HF row h·hd + i <- row h·hd + 2i, row h·hd + i + hd/2 <- row h·hd + 2i + 1. The inverse when false.
 Tensor permuteRopeRows(const Tensor& t, int nHeads, bool toNeoX);
 
-// Conversions used by the writers (ggml's reference rounding: fp16/bf16 nearest even, Q8_0 d = amax/127 and
-// q = round(x / d) with the fp32 d, stored as fp16).
-Tensor convertTensor(const Tensor& t, DType to);
+// Over how many heads the rows of a RoPE-ordered canonical tensor run: nHeads for attn_q (weight and bias),
+// nKvHeads for attn_k, 1 for the q/k norms (one head's worth of per-dimension weights), 0 for every other name.
+int ropeHeads(const std::string& name, const ModelConfig& c);
+// t (named `name`) with its rows in the order RoPE style `target` expects; t itself when c.ropeStyle == target
+// or ropeHeads(name, c) == 0.
+Tensor reorderForStyle(const Tensor& t, const std::string& name, const ModelConfig& c, RopeStyle target);
 
-// The score-derived merges of a SentencePiece-style vocabulary (pieces in "▁" form), as "left right".
-std::vector<std::string> mergesFromScores(const std::vector<std::string>& pieces, const std::vector<float>& scores);
+// t converted row by row through fp32 to `to` with the reference quantizer of the tensor-type table
+// (tensor_types.h: ggml's reference rounding, e.g. fp16/bf16 nearest even, Q8_0 d = amax/127 and
+// q = round(x / d) with the fp32 d, stored as fp16); std::invalid_argument for a type without one (I8, I32)
+// or a row length that is not a multiple of the block size.
+Tensor convertTensor(const Tensor& t, DType to);
 
 } // namespace bq

@@ -64,14 +64,10 @@ struct GgufValue {
     std::string toDisplay() const;
 };
 
-// ggml type ids this build stores (F32 0, F16 1, Q4_0 2, Q8_0 8, I8 24, I32 26, BF16 30, Q1_0 41).
-std::optional<DType> dtypeFromGgmlType(std::uint32_t id) noexcept;
-std::uint32_t ggmlTypeFromDtype(DType t) noexcept;
-
 struct GgufTensorInfo {
     std::string name;
     std::vector<std::uint64_t> ne; // innermost first, as stored
-    std::uint32_t ggmlType = 0;
+    std::uint32_t ggmlType = 0;    // the tensor-type table maps it to dtype (tensor_types.h)
     DType dtype = DType::F32;
     std::uint64_t offset = 0;      // relative to the data section
     std::uint64_t nbytes = 0;

@@ -1,7 +1,9 @@
 // A named tensor: a dtype, a shape (outermost first, PyTorch/HF order: a weight matrix is [rows N][cols K],
 // row-major) and a read-only view of its bytes. The view points into a memory-mapped file or into an owned
-// buffer; `keepAlive` holds whichever owns the bytes. Quantized dtypes run their blocks along the last axis.
+// buffer; `keepAlive` holds whichever owns the bytes. Quantized dtypes run their blocks along the last axis
+// (layouts: tensor_types.h).
 #pragma once
+#include "bq/model/tensor_types.h"
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -10,15 +12,6 @@
 #include <vector>
 
 namespace bq {
-
-enum class DType : std::uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q1_0, I8, I32 };
-
-const char* dtypeName(DType t) noexcept;
-// Elements per block and bytes per block (1 and the element size for plain types).
-int dtypeBlockSize(DType t) noexcept;
-int dtypeBlockBytes(DType t) noexcept;
-// Bytes needed for `count` elements along a row (count must be a multiple of the block size).
-std::size_t dtypeRowBytes(DType t, std::int64_t count) noexcept;
 
 struct Tensor {
     std::string name;

@@ -1,7 +1,7 @@
-// Reference block quantizers (llama.cpp layouts) and the in-memory packing of a model's linear layers, used by
-// the benchmark (an fp32 model's Q1_0 / Q4_0 twin) and the packed-runtime tests.
-//   Q1_0: sign × fp16(mean |w|) per 128 (the least-squares scale of sign(w)); bit = (w >= 0).
-//   Q4_0 / Q8_0: ggml's quantize_row_q4_0_ref / quantize_row_q8_0_ref.
+// Block quantization of fp32 rows with the reference quantizers of the tensor-type table (tensor_types.h:
+// Q1_0 = sign × fp16(mean |w|) per 128, Q4_0 / Q8_0 = ggml's quantize_row_*_ref) on a thread pool, and the
+// in-memory packing of a model's linear layers, used by the benchmark (an fp32 model's Q1_0 / Q4_0 twin) and
+// the packed-runtime tests.
 #pragma once
 #include "bq/model/model.h"
 #include <memory>
@@ -12,7 +12,8 @@ namespace bq {
 
 class ThreadPool;
 
-// rows × cols fp32 values (cols a multiple of the block size) → packed rows. pool may be null.
+// rows × cols fp32 values (cols a multiple of the block size) → packed rows of a block-quantized type with a
+// reference quantizer (std::invalid_argument otherwise). pool may be null; the bytes do not depend on it.
 std::vector<std::byte> quantizeRows(DType type, const float* w, std::int64_t rows, std::int64_t cols,
                                     ThreadPool* pool = nullptr);
 // Any tensor (converted to fp32 row by row) → an owned tensor of `type` with the same name and shape.
