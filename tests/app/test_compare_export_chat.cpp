@@ -271,7 +271,7 @@ TEST_CASE("the comparison table passes QAbstractItemModelTester", "[gui][compare
     CHECK(g_testerFailures.isEmpty());
 }
 
-TEST_CASE("export shows the plan, then writes a file of the planned size; refusals and cancel", "[gui][export]")
+TEST_CASE("export shows the plan, then writes a file of the planned size, with refusals and cancel", "[gui][export]")
 {
     const auto qm = quantizedDemo();
     ExportPage page;

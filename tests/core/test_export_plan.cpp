@@ -124,7 +124,7 @@ TEST_CASE("the plan's file size is the written file's size for every format and 
         }
 }
 
-TEST_CASE("the plan lists every refused tensor with its reason; the export names them all", "[export][plan]")
+TEST_CASE("the plan lists every refused tensor with its reason and the export names them all", "[export][plan]")
 {
     bqtest::TempDir dir;
     const QuantizedModel qm = quantizeAll(makeDemoModel(), "residual");
