@@ -239,7 +239,7 @@ ComparePanel::ComparePanel(QWidget* parent) : QWidget(parent)
     m_table->setModel(m_results);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->verticalHeader()->hide();
-    m_table->horizontalHeader()->setStretchLastSection(true);
+    m_table->horizontalHeader()->setSectionResizeMode(CompareResultsModel::QuantizedColumn, QHeaderView::Stretch);
     m_table->setAlternatingRowColors(true);
 
     auto* layout = new QVBoxLayout(this);
