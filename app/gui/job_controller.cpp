@@ -1,22 +1,40 @@
 #include "gui/job_controller.h"
 #include <QMetaObject>
 #include <mutex>
+#include <utility>
 
 namespace studio {
 
-// The EventSink a job sees: every callback becomes a signal of the controller, emitted on the job thread.
+// The EventSink a job sees: every callback is posted to the controller's (GUI) thread and emitted there, so
+// every receiver runs on the GUI thread whatever its connection type, in the order the job reported.
 class JobController::Bridge final : public bq::EventSink {
 public:
     explicit Bridge(JobController& owner) : m_owner(owner) {}
-    void progress(const bq::ProgressEvent& e) override { emit m_owner.progress(e); }
-    void layerDone(const bq::LayerResult& r) override { emit m_owner.layerDone(r); }
-    void blockDone(const bq::BlockResult& r) override { emit m_owner.blockDone(r); }
+    void progress(const bq::ProgressEvent& e) override
+    {
+        post([owner = &m_owner, e] { emit owner->progress(e); });
+    }
+    void layerDone(const bq::LayerResult& r) override
+    {
+        post([owner = &m_owner, r] { emit owner->layerDone(r); });
+    }
+    void blockDone(const bq::BlockResult& r) override
+    {
+        post([owner = &m_owner, r] { emit owner->blockDone(r); });
+    }
     void log(bq::LogLevel level, std::string_view text) override
     {
-        emit m_owner.logLine(level, QString::fromUtf8(text.data(), qsizetype(text.size())));
+        post([owner = &m_owner, level, line = QString::fromUtf8(text.data(), qsizetype(text.size()))] {
+            emit owner->logLine(level, line);
+        });
     }
 
 private:
+    template <class F>
+    void post(F&& f)
+    {
+        QMetaObject::invokeMethod(&m_owner, std::forward<F>(f), Qt::QueuedConnection);
+    }
     JobController& m_owner;
 };
 
@@ -86,8 +104,14 @@ void JobController::run(const JobFunction& job)
     } catch (...) {
         result = {bq::JobStatus::Failed, "unknown error", {}};
     }
-    m_running.store(false);
-    emit finished(result);
+    // Busy until finished() is delivered: a slot may start the next job from it.
+    QMetaObject::invokeMethod(
+        this,
+        [this, result] {
+            m_running.store(false);
+            emit finished(result);
+        },
+        Qt::QueuedConnection);
 }
 
 } // namespace studio

@@ -1,8 +1,9 @@
 // One kind of background job on its own worker thread (architecture.md §4, GPT4All's chatllm pattern).
 //
-// start() posts a job function to the controller's thread and returns at once; the job's events arrive on the
-// GUI thread as queued signals (the bridge below emits them on the job thread, so Qt queues them); cancel() sets
-// the job's CancelToken directly, never waiting behind queued work; finished() comes last, once per start().
+// start() posts a job function to the controller's thread and returns at once; the job's events are posted to
+// the GUI thread and emitted there (so even a lambda connected without a context object runs on the GUI thread),
+// in order; cancel() sets the job's CancelToken directly, never waiting behind queued work; finished() comes
+// last, once per start(), and isRunning() stays true until it is delivered.
 // Destruction cancels, quits the thread and waits for it. One job at a time: start() while a job runs is
 // refused (returns false). Job functions never throw (they follow the job contract, bq/jobs/job.h); one that
 // does anyway is reported as Failed.

@@ -60,7 +60,12 @@ std::int32_t ggufTokenType(TokenKind k)
 
 } // namespace
 
-void writeGguf(const Model& model, const fs::path& file, DType weightType, const GgufWriteOptions& options)
+namespace {
+
+// The writer writeGguf fills, with every tensor's data (withData) or, for ggufLayout, with each tensor it would
+// convert given as its type, shape and size only. sources[i]: the model tensor written tensor i comes from.
+GgufWriter ggufWriterFor(const Model& model, DType weightType, const GgufWriteOptions& options, bool withData,
+                         std::vector<std::string>& sources)
 {
     if (weightType != DType::F32 && weightType != DType::F16 && weightType != DType::Q8_0)
         throw std::invalid_argument(std::string("GGUF export stores F32, F16 or Q8_0 weights, not ") +
@@ -170,8 +175,10 @@ void writeGguf(const Model& model, const fs::path& file, DType weightType, const
         if (kv.first != "rope_freqs.weight")
             names.push_back(kv.first);
     std::sort(names.begin(), names.end(), [&](const auto& x, const auto& y) { return orderKey(x) < orderKey(y); });
-    if (c.ropeScaling)
+    if (c.ropeScaling) {
         w.addTensor(makeF32Tensor("rope_freqs.weight", {c.headDim / 2}, llama3RopeFactors(c, *c.ropeScaling)));
+        sources.push_back("rope_freqs.weight");
+    }
     for (const auto& n : names) {
         if (n == "output.weight" && c.tiedEmbeddings)
             continue;
@@ -187,8 +194,10 @@ void writeGguf(const Model& model, const fs::path& file, DType weightType, const
                     order.push_back(static_cast<std::int64_t>(v));
             }
             if (auto replacement = options.tensorHook(n, order)) {
-                for (const Tensor& x : *replacement)
+                for (const Tensor& x : *replacement) {
                     w.addTensor(x);
+                    sources.push_back(n);
+                }
                 continue;
             }
         }
@@ -198,9 +207,36 @@ void writeGguf(const Model& model, const fs::path& file, DType weightType, const
             if (type == DType::Q8_0 && t.cols() % 32 != 0)
                 type = DType::F16; // as llama.cpp's converter does for rows Q8_0 cannot hold
         }
-        w.addTensor(convertTensor(reorderForStyle(t, n, c, target), type));
+        if (withData)
+            w.addTensor(convertTensor(reorderForStyle(t, n, c, target), type));
+        else
+            w.addTensor(Tensor{n, type, t.shape, nullptr, dtypeRowBytes(type, t.cols()) * std::size_t(t.rows()), {}});
+        sources.push_back(n);
     }
-    w.write(file);
+    return w;
+}
+
+} // namespace
+
+void writeGguf(const Model& model, const fs::path& file, DType weightType, const GgufWriteOptions& options)
+{
+    std::vector<std::string> sources;
+    ggufWriterFor(model, weightType, options, true, sources).write(file);
+}
+
+GgufLayout ggufLayout(const Model& model, DType weightType, const GgufWriteOptions& options)
+{
+    std::vector<std::string> sources;
+    const GgufWriter w = ggufWriterFor(model, weightType, options, false, sources);
+    const GgufWriter::Layout l = w.layout();
+    GgufLayout out;
+    out.headerBytes = l.headerBytes;
+    out.fileBytes = l.fileBytes;
+    for (std::size_t i = 0; i < w.tensors().size(); ++i) {
+        const Tensor& t = w.tensors()[i];
+        out.tensors.push_back({t.name, sources[i], t.dtype, t.shape, t.nbytes});
+    }
+    return out;
 }
 
 } // namespace bq

@@ -7,14 +7,16 @@ namespace bq {
 
 namespace {
 
-class Out {
+// Serializes GGUF values into a sink: the file (AtomicFile) or a byte counter (GgufWriter::layout()).
+template <typename Sink> class Out {
 public:
-    explicit Out(AtomicFile& f) : m_f(f) {}
+    explicit Out(Sink& f) : m_f(f) {}
     template <typename T> void put(T v) { m_f.write(&v, sizeof(T)); }
+    void putBytes(const void* p, std::size_t n) { m_f.write(p, n); }
     void putString(const std::string& s)
     {
         put<std::uint64_t>(s.size());
-        m_f.write(s);
+        m_f.write(s.data(), s.size());
     }
     void putScalar(GgufType t, const GgufValue& v)
     {
@@ -72,8 +74,37 @@ public:
         }
     }
 
+    // Header, metadata and tensor infos (everything before the alignment padding that precedes the data).
+    void putHeader(const std::vector<std::pair<std::string, GgufValue>>& kv, const std::vector<Tensor>& tensors,
+                   const std::vector<std::uint64_t>& offsets)
+    {
+        putBytes("GGUF", 4);
+        put<std::uint32_t>(3);
+        put<std::uint64_t>(tensors.size());
+        put<std::uint64_t>(kv.size());
+        for (const auto& [key, value] : kv) {
+            putString(key);
+            put<std::uint32_t>(static_cast<std::uint32_t>(value.type));
+            putScalar(value.type, value);
+        }
+        for (std::size_t i = 0; i < tensors.size(); ++i) {
+            const Tensor& t = tensors[i];
+            putString(t.name);
+            put<std::uint32_t>(static_cast<std::uint32_t>(t.shape.size()));
+            for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it)
+                put<std::uint64_t>(static_cast<std::uint64_t>(*it));
+            put<std::uint32_t>(tensorType(t.dtype).ggmlType);
+            put<std::uint64_t>(offsets[i]);
+        }
+    }
+
 private:
-    AtomicFile& m_f;
+    Sink& m_f;
+};
+
+struct ByteCounter {
+    std::uint64_t bytes = 0;
+    void write(const void*, std::size_t n) { bytes += n; }
 };
 
 std::uint64_t alignUp(std::uint64_t x, std::uint64_t a) { return (x + a - 1) / a * a; }
@@ -134,7 +165,7 @@ void GgufWriter::addTensor(const std::string& name, DType dtype, std::vector<std
     addTensor(makeOwnedTensor(name, dtype, std::move(shape), std::move(bytes)));
 }
 
-void GgufWriter::write(const std::filesystem::path& path) const
+std::vector<std::pair<std::string, GgufValue>> GgufWriter::keyValues() const
 {
     // general.alignment goes right after general.architecture (or first) when it is not the default.
     std::vector<std::pair<std::string, GgufValue>> kv = m_kv;
@@ -145,43 +176,42 @@ void GgufWriter::write(const std::filesystem::path& path) const
                 at = i + 1;
         kv.insert(kv.begin() + static_cast<std::ptrdiff_t>(at), {"general.alignment", GgufValue::u32(m_alignment)});
     }
+    return kv;
+}
 
-    std::vector<std::uint64_t> offsets;
+GgufWriter::Layout GgufWriter::layout() const
+{
+    Layout l;
     std::uint64_t off = 0;
     for (const auto& t : m_tensors) {
-        offsets.push_back(off);
+        l.offsets.push_back(off);
         off = alignUp(off + t.nbytes, m_alignment);
     }
+    ByteCounter counter;
+    Out<ByteCounter> o(counter);
+    o.putHeader(keyValues(), m_tensors, l.offsets);
+    l.headerBytes = alignUp(counter.bytes, m_alignment);
+    // The last tensor is padded too, as ggml's writer does.
+    l.fileBytes = l.headerBytes + off;
+    return l;
+}
 
+void GgufWriter::write(const std::filesystem::path& path) const
+{
+    for (const auto& t : m_tensors)
+        if (!t.data && t.nbytes > 0)
+            throw std::logic_error("GGUF tensor '" + t.name + "' has no data (added for layout() only)");
+    const Layout l = layout();
     AtomicFile f(path);
-    Out o(f);
-    f.write("GGUF", 4);
-    o.put<std::uint32_t>(3);
-    o.put<std::uint64_t>(m_tensors.size());
-    o.put<std::uint64_t>(kv.size());
-    for (const auto& [key, value] : kv) {
-        o.putString(key);
-        o.put<std::uint32_t>(static_cast<std::uint32_t>(value.type));
-        o.putScalar(value.type, value);
-    }
+    Out<AtomicFile> o(f);
+    o.putHeader(keyValues(), m_tensors, l.offsets);
+    f.writeZeros(l.headerBytes - f.position());
     for (std::size_t i = 0; i < m_tensors.size(); ++i) {
         const Tensor& t = m_tensors[i];
-        o.putString(t.name);
-        o.put<std::uint32_t>(static_cast<std::uint32_t>(t.shape.size()));
-        for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it)
-            o.put<std::uint64_t>(static_cast<std::uint64_t>(*it));
-        o.put<std::uint32_t>(tensorType(t.dtype).ggmlType);
-        o.put<std::uint64_t>(offsets[i]);
-    }
-    f.writeZeros(alignUp(f.position(), m_alignment) - f.position());
-    const std::uint64_t dataStart = f.position();
-    for (std::size_t i = 0; i < m_tensors.size(); ++i) {
-        const Tensor& t = m_tensors[i];
-        f.writeZeros(dataStart + offsets[i] - f.position());
+        f.writeZeros(l.headerBytes + l.offsets[i] - f.position());
         f.write(t.data, t.nbytes);
     }
-    // Pad the last tensor too, as ggml's writer does.
-    f.writeZeros(alignUp(f.position(), m_alignment) - f.position());
+    f.writeZeros(l.fileBytes - f.position());
     f.commit();
 }
 

@@ -57,8 +57,9 @@ struct ExportReport {
     std::string refitNote;                // why it was not measured, when so
 };
 
-// Job contract: Failed with a message naming the tensor and the reason for refusals; Cancelled when cancel is
-// set (checked per tensor); outputs = {path} on success.
+// Job contract: Failed with a message naming every refused tensor and the reason (ExportPlan::refusalMessage:
+// the decisions are exactly planExport's, export_plan.h); Cancelled when cancel is set (checked per tensor);
+// outputs = {path} on success.
 JobResult exportGguf(const quant::QuantizedModel& model, const std::filesystem::path& path,
                      const ExportOptions& options, ExportReport& report, EventSink& sink, const CancelToken& cancel);
 

@@ -45,6 +45,23 @@ struct GgufWriteOptions {
 void writeGguf(const Model& model, const std::filesystem::path& file, DType weightType,
                const GgufWriteOptions& options = {});
 
+// What writeGguf(model, file, weightType, options) would write, computed without converting or writing any
+// tensor data (the tensorHook is still called; the bytes of what it returns are never read, so it may return
+// tensors with data == nullptr and nbytes set): every tensor in file order and the exact file size.
+struct GgufLayoutTensor {
+    std::string name;   // as written
+    std::string source; // the model tensor it stands for (several for a hook that returns several tensors)
+    DType dtype = DType::F32;
+    std::vector<std::int64_t> shape;
+    std::uint64_t bytes = 0; // data bytes, without the alignment padding
+};
+struct GgufLayout {
+    std::vector<GgufLayoutTensor> tensors;
+    std::uint64_t headerBytes = 0; // header, metadata and tensor infos, padded to the alignment
+    std::uint64_t fileBytes = 0;
+};
+GgufLayout ggufLayout(const Model& model, DType weightType, const GgufWriteOptions& options = {});
+
 // One safetensors file from tensors (names used as given, bytes as stored: F32/F16/BF16/I8/I32), header keys
 // and data in name order, the buffer packed without holes (as the reference requires), the header padded
 // with spaces to a multiple of 8 bytes, written atomically.

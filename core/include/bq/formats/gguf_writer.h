@@ -22,7 +22,8 @@ public:
     bool has(const std::string& key) const noexcept;
 
     // Adds a tensor (shape outermost first, as in Tensor); its bytes are referenced, not copied, so the
-    // tensor's keepAlive must stay valid until write(). Throws std::invalid_argument when the byte size does
+    // tensor's keepAlive must stay valid until write(). A tensor with data == nullptr and its nbytes set counts
+    // in layout() (a size estimate that needs no data) but write() refuses it. Throws std::invalid_argument when the byte size does
     // not match the shape and dtype, the last dimension is not a multiple of the block size, the name is
     // longer than 63 bytes or already used.
     void addTensor(const Tensor& tensor);
@@ -30,9 +31,20 @@ public:
                    std::vector<std::byte> bytes);
 
     std::uint32_t alignment() const noexcept { return m_alignment; }
+    const std::vector<Tensor>& tensors() const noexcept { return m_tensors; }
+
+    // Where write() puts everything, computed without writing: the header, metadata and tensor infos padded to
+    // the alignment (headerBytes), tensor i at headerBytes + offsets[i], and the whole file's size.
+    struct Layout {
+        std::uint64_t headerBytes = 0, fileBytes = 0;
+        std::vector<std::uint64_t> offsets;
+    };
+    Layout layout() const;
     void write(const std::filesystem::path& path) const;
 
 private:
+    std::vector<std::pair<std::string, GgufValue>> keyValues() const; // as written (general.alignment added)
+
     std::uint32_t m_alignment;
     std::vector<std::pair<std::string, GgufValue>> m_kv;
     std::vector<Tensor> m_tensors;

@@ -15,6 +15,10 @@ h5::Handle runFileAccessProps();
 RunHeader readRunHeader(const h5::Ctx& c, hid_t file);
 std::int32_t readFinishedBlocks(const h5::Ctx& c, hid_t file);
 
+// Replaces /eval with `eval` (run_file.h: numeric fields as float64 attributes, strings as string attributes,
+// the whole object as JSON text). Does not flush.
+void writeEvalGroup(const h5::Ctx& c, hid_t file, const nlohmann::json& eval);
+
 // Tensor name -> HDF5 link name: '/' and '%' are percent-encoded, "." becomes "%2E" (HDF5 forbids those).
 std::string layerLinkName(const std::string& tensor);
 

@@ -243,20 +243,7 @@ void RunFileWriter::finishBlock(std::int32_t block)
 void RunFileWriter::writeFinalEval(const nlohmann::json& eval)
 {
     h5::silence();
-    const h5::Ctx& c = m_impl->ctx;
-    const hid_t file = m_impl->fid();
-    h5::removeLink(c, file, "eval");
-    Handle g = h5::createGroup(c, file, "eval");
-    if (eval.is_object()) {
-        for (const auto& [key, value] : eval.items()) {
-            if (value.is_number_integer()) h5::writeAttrInt(c, g.get(), key, value.get<std::int64_t>(), true);
-            else if (value.is_number()) h5::writeAttr(c, g.get(), key, value.get<double>());
-            else if (value.is_string()) h5::writeAttr(c, g.get(), key, value.get<std::string>());
-            else if (value.is_boolean()) h5::writeAttrInt(c, g.get(), key, value.get<bool>(), false);
-        }
-    }
-    h5::writeStringDataset(c, g.get(), "json", eval.dump(2));
-    g.reset();
+    writeEvalGroup(m_impl->ctx, m_impl->fid(), eval);
     m_impl->flush();
 }
 

@@ -141,6 +141,12 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
+// Stores an evaluation in an existing run that is not running (completed, cancelled or failed): replaces /eval
+// as RunFileWriter::writeFinalEval does and flushes, leaving the status, blocks and layers untouched. Throws
+// bq::FormatError for a file that is not a run file, std::runtime_error naming the file for a run whose status
+// is "running" (a job may be writing it, or it was interrupted: resume it first) or when the write fails.
+void writeRunEval(const std::filesystem::path& run, const nlohmann::json& eval);
+
 // How loadQuantizedModel reopens the base model: (stored model path, stored tokenizer path) -> model.
 using ModelOpener = std::function<std::shared_ptr<const Model>(const std::filesystem::path& modelPath,
                                                                const std::filesystem::path& tokenizerPath)>;
