@@ -239,11 +239,8 @@ void RunPage::requestCalibration()
         m_calibration->setError(tr("Open a model to build the calibration set."));
         return;
     }
-    if (m_busy) {
-        m_calibrationStale = true; // the run uses the run file; check it when the run ends
-        return;
-    }
-    m_calibrationStale = false;
+    if (m_busy)
+        return; // the run writes the run file; onRunFinished checks it again
     m_calibration->setBuilding();
     m_calibrationBuild->build({m_calibration->settings(), m_model, effectiveRecipe(), runPath()});
 }
@@ -284,16 +281,14 @@ bool RunPage::launch(bool resume)
     if (m_busy || !m_model)
         return false;
     m_calibrationDelay.stop();
+    m_pendingLaunch = resume;
+    setBusy(true);
     if (m_calibrationBuild->isRunning() || m_runFiles->isRunning()) {
-        // They may be reading the run file: start once they are done.
-        m_pendingLaunch = resume;
+        // Either may be reading the run file the run is about to write: start once they are done.
         m_calibrationBuild->cancel();
-        setBusy(true);
         setStatus(tr("Waiting for the run file check to end…"));
         return true;
     }
-    m_pendingLaunch = resume;
-    setBusy(true);
     startPendingLaunch();
     return m_busy;
 }
@@ -399,10 +394,9 @@ void RunPage::onRunFinished(const bq::JobResult& result)
         break;
     case bq::JobStatus::Failed: setStatus(tr("Failed: %1").arg(QString::fromStdString(result.message))); break;
     }
+    const char* const outcomes[] = {"completed", "cancelled", "failed"}; // bq::JobStatus order
     emit logLine(result.status == bq::JobStatus::Failed ? bq::LogLevel::Error : bq::LogLevel::Info,
-                 tr("Run %1: %2").arg(QString::fromLatin1(result.status == bq::JobStatus::Completed ? "completed"
-                                                          : result.status == bq::JobStatus::Cancelled ? "cancelled"
-                                                                                                      : "failed"),
+                 tr("Run %1: %2").arg(QString::fromLatin1(outcomes[int(result.status)]),
                                       QString::fromStdString(result.message)));
     setBusy(false);
     tick(); // the last rows and points, now

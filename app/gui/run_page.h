@@ -139,7 +139,6 @@ private:
     ResumeCheck m_resume;
     bool m_busy = false;
     bool m_runPathEdited = false;
-    bool m_calibrationStale = false;  // a preview was wanted while the run file was in use
     std::optional<bool> m_pendingLaunch; // a start (false) or resume (true) waiting for a preview / open to end
     bool m_viewHoldsCompletedRun = false;
     bool m_progressDirty = false;

@@ -10,6 +10,7 @@
 #include "gui/event_loop_probe.h"
 #include "gui/quantize_controller.h"
 #include "gui/run_page.h"
+#include "gui/run_report.h"
 #include "widgets/calibration_panel.h"
 #include "widgets/depth_chart.h"
 #include "widgets/gram_spectrum_chart.h"
@@ -17,11 +18,13 @@
 #include "widgets/layer_results_model.h"
 #include "widgets/objective_chart.h"
 #include "widgets/plot_export.h"
+#include "widgets/progress_text.h"
 #include "widgets/run_view.h"
 #include "widgets/salient_strip.h"
 #include "widgets/spectrum_chart.h"
 #include <QAbstractItemModelTester>
 #include <QComboBox>
+#include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QLineEdit>
 #include <QDir>
@@ -249,16 +252,25 @@ TEST_CASE("cancel after a layer event leaves a resumable run; Resume ends bit-id
     for (const int cancelAfter : {3, 10}) {
         // cancel() reaches the job at once; the core acknowledges between layers or calibration sequences.
         int layers = 0;
-        const auto connection = QObject::connect(page.quantizeController(), &QuantizeController::layerDone, &page,
+        QElapsedTimer sinceCancel;
+        qint64 acknowledgedMs = -1;
+        const auto cancelling = QObject::connect(page.quantizeController(), &QuantizeController::layerDone, &page,
                                                  [&](const bq::LayerResult&) {
-                                                     if (++layers == cancelAfter)
-                                                         page.cancel();
+                                                     if (++layers != cancelAfter)
+                                                         return;
+                                                     sinceCancel.start();
+                                                     page.cancel();
                                                  });
+        const auto ended = QObject::connect(page.quantizeController(), &QuantizeController::finished, &page,
+                                            [&] { acknowledgedMs = sinceCancel.isValid() ? sinceCancel.elapsed() : -1; });
         const bq::JobStatus status =
             runToEnd(page, cancelAfter == 3 ? page.startButton() : page.resumeButton());
-        QObject::disconnect(connection);
-        INFO("cancelled after layer event " << cancelAfter);
+        QObject::disconnect(cancelling);
+        QObject::disconnect(ended);
+        INFO("cancelled after layer event " << cancelAfter << ", acknowledged after " << acknowledgedMs << " ms");
         REQUIRE(status == bq::JobStatus::Cancelled);
+        CHECK(acknowledgedMs >= 0);
+        CHECK(acknowledgedMs < 1000);
         CHECK_FALSE(page.isBusy());
         CHECK(page.startButton()->isEnabled());
         CHECK_FALSE(page.cancelButton()->isEnabled());
@@ -421,4 +433,181 @@ TEST_CASE("with analysis \"light\" the second-stream metrics and the spectra say
     CHECK(view->spectrumChart()->chart()->title().contains(QStringLiteral("not computed")));
     QTest::qWait(50);
     page.grab().save(QStringLiteral("/tmp/g2/run_page_light.png"));
+}
+
+namespace {
+
+bq::LayerResult syntheticLayer(const std::string& tensor, std::map<std::string, std::vector<double>> arrays,
+                               std::map<std::string, double> metrics = {})
+{
+    bq::LayerResult r;
+    r.tensor = tensor;
+    r.block = 0;
+    r.method = "arb-rc";
+    r.decidedBy = "default";
+    r.bitsPerWeight = 1.5;
+    r.metrics = std::move(metrics);
+    auto a = std::make_shared<bq::LayerArrays>();
+    a->values = std::move(arrays);
+    r.arrays = a;
+    return r;
+}
+
+} // namespace
+
+TEST_CASE("the layer plots label exact and randomized spectra, draw Ŵ's levels and say why they are empty",
+          "[gui][run]")
+{
+    namespace q = bq::quant;
+    std::vector<double> sv(64);
+    for (std::size_t i = 0; i < sv.size(); ++i)
+        sv[i] = 1.0 / double(i + 1);
+    const bq::LayerResult randomized = syntheticLayer(
+        "blk.0.attn_q.weight",
+        {{q::array::SvWeight, sv}, {q::array::SvQuantized, sv}, {q::array::SvError, sv},
+         {q::array::GramEigenvalues, {4, 2, 1, 0}},
+         {q::array::HistEdges, {-2, -1, 0, 1, 2}}, {q::array::HistWeight, {1, 2, 3, 4}},
+         {q::array::HistQuantized, {0, 5, 0, 5}}, {q::array::SalientColumns, {0, 1, 1, 0}}},
+        {{q::metric::SvExact, 0}, {q::metric::GramEffectiveRank, 2.5}});
+
+    SpectrumChart spectrum;
+    spectrum.setLayer(randomized);
+    spectrum.refresh();
+    CHECK(spectrum.chart()->title().contains(QStringLiteral("top-64 (randomized)")));
+    CHECK(spectrum.weightSeries()->count() == 64);
+    GramSpectrumChart gram;
+    gram.setLayer(randomized);
+    gram.refresh();
+    CHECK(gram.eigenvalueSeries()->count() == 3); // the zero eigenvalue has no place on a log axis
+    CHECK(gram.chart()->title().contains(QStringLiteral("1 zero(s) not drawn")));
+    CHECK(gram.statisticsText().contains(QStringLiteral("eff. rank 2.5 / 4")));
+    HistogramChart histogram;
+    histogram.setLayer(randomized);
+    histogram.refresh();
+    CHECK(histogram.weightSeries()->count() == 8); // a step per bin
+    CHECK(histogram.levelCount() == 2);
+    CHECK(histogram.levelSeries()->count() == 6); // baseline → count → baseline per level
+    ObjectiveChart objective;
+    objective.setLayer(randomized);
+    objective.refresh();
+    CHECK(objective.traceSeries()->count() == 0);
+    CHECK(objective.chart()->title().contains(QStringLiteral("records no objective trace")));
+    SalientStrip strip;
+    strip.setLayer(randomized);
+    CHECK(strip.salientCount() == 2);
+    CHECK(strip.caption().contains(QStringLiteral("2 of 4 (50.0 %)")));
+
+    bq::LayerResult kept;
+    kept.tensor = "blk.0.attn_k.weight";
+    kept.method = "fp";
+    spectrum.setLayer(kept);
+    spectrum.refresh();
+    CHECK(spectrum.weightSeries()->count() == 0);
+    CHECK(spectrum.chart()->title().contains(QStringLiteral("kept in full precision")));
+    spectrum.clearLayer();
+    spectrum.refresh();
+    CHECK(spectrum.chart()->title().contains(QStringLiteral("select a layer")));
+
+    const QString svg = QDir::temp().filePath(QStringLiteral("bitstudio-salient-%1.svg").arg(QCoreApplication::applicationPid()));
+    strip.resize(400, 40);
+    CHECK(savePlotSvg(&strip, svg, QStringLiteral("salient")));
+    CHECK(readAll(svg).contains(QStringLiteral("<svg")));
+    QFile::remove(svg);
+}
+
+TEST_CASE("the results model inserts a batch at once, updates re-reported layers and passes the model tester",
+          "[gui][run]")
+{
+    namespace q = bq::quant;
+    LayerResultsModel model;
+    QSortFilterProxyModel proxy;
+    proxy.setSourceModel(&model);
+    proxy.setSortRole(LayerResultsModel::SortRole);
+    proxy.sort(LayerResultsModel::WeightErrorColumn);
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Fatal);
+    QAbstractItemModelTester proxyTester(&proxy, QAbstractItemModelTester::FailureReportingMode::Fatal);
+    QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+
+    for (const char* name : {"blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight"})
+        model.add(syntheticLayer(name, {}, {{q::metric::WeightRelError, 0.5}}));
+    CHECK(model.rowCount() == 0); // queued until the redraw tick
+    CHECK(model.flush());
+    CHECK(model.rowCount() == 3);
+    CHECK(inserted.count() == 1);
+    CHECK_FALSE(model.flush());
+
+    model.add(syntheticLayer("blk.0.attn_k.weight", {}, {{q::metric::WeightRelError, 0.25}}));
+    model.add(syntheticLayer("blk.0.attn_output.weight", {}, {{q::metric::WeightRelError, 0.75}}));
+    CHECK(model.flush());
+    CHECK(model.rowCount() == 4);
+    CHECK(inserted.count() == 2);
+    CHECK(changed.count() == 1);
+    CHECK(model.index(1, LayerResultsModel::WeightErrorColumn).data().toString() == QStringLiteral("0.25"));
+    CHECK(model.index(1, LayerResultsModel::LocalErrorColumn).data().toString() == QStringLiteral("—"));
+    CHECK(proxy.index(0, LayerResultsModel::TensorColumn).data().toString() == QStringLiteral("blk.0.attn_k.weight"));
+
+    model.setResults({syntheticLayer("output.weight", {})});
+    CHECK(model.rowCount() == 1);
+    CHECK(model.rowOf("output.weight") == 0);
+    CHECK(model.rowOf("blk.0.attn_k.weight") == -1);
+}
+
+TEST_CASE("the depth chart lines runs up by tensor, keeps earlier runs and says when a metric is not computed",
+          "[gui][run]")
+{
+    namespace q = bq::quant;
+    DepthChart chart;
+    chart.setCurrentName(QStringLiteral("first"));
+    for (const char* name : {"blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.1.attn_q.weight"})
+        chart.addLayer(syntheticLayer(name, {}, {{q::metric::OutputCumulative, 0.2}, {q::metric::OutputLocal, 0.1}}));
+    chart.refresh();
+    REQUIRE(chart.runSeries(0).size() == 2);
+    CHECK(chart.runSeries(0)[0]->count() == 3);
+
+    chart.archiveCurrent();
+    chart.setCurrentName(QStringLiteral("second"));
+    chart.setNotComputed(QStringLiteral("the recipe's analysis is \"light\""));
+    chart.addLayer(syntheticLayer("blk.1.attn_q.weight", {}, {{q::metric::WeightRelError, 0.4}}));
+    chart.addLayer(syntheticLayer("blk.0.attn_v.weight", {}, {{q::metric::WeightRelError, 0.3}}));
+    chart.refresh();
+    CHECK(chart.earlierRunCount() == 1);
+    CHECK(chart.runSeries(0)[0]->count() == 0);
+    CHECK(chart.runSeries(1)[0]->count() == 3);
+    CHECK(chart.titleText().contains(QStringLiteral("second: not computed")));
+    CHECK(chart.titleText().contains(QStringLiteral("light")));
+    // blk.1.attn_q sits after blk.0.attn_q, attn_k and attn_v in both runs: x = 3.
+    CHECK(chart.runSeries(1)[0]->at(2).x() == 3);
+
+    chart.setMetric(1); // weight error: computed in the second run only
+    chart.refresh();
+    REQUIRE(chart.runSeries(0).size() == 1);
+    CHECK(chart.runSeries(0)[0]->count() == 2);
+    CHECK(chart.runSeries(0)[0]->at(1).x() == 3);
+    CHECK(chart.runSeries(1)[0]->count() == 0);
+    chart.clearEarlierRuns();
+    chart.refresh();
+    CHECK(chart.runSeries(1).isEmpty());
+}
+
+TEST_CASE("progress reads as one status line; reports quote what CSV would split", "[gui][run]")
+{
+    bq::ProgressEvent e;
+    e.stage = bq::Stage::Quantize;
+    e.step = 2;
+    e.stepCount = 4;
+    e.sub = 1;
+    e.subCount = 7;
+    e.elapsedSec = 12.34;
+    e.etaSec = 8;
+    e.rssBytes = 240ull << 20;
+    CHECK(progressText(e) == QStringLiteral("Quantize · block 3/4 · matrix 2/7 · 12.3 s · ETA 8.0 s · RSS 240 MiB"));
+    CHECK(formatDuration(245) == QStringLiteral("4 min 05 s"));
+
+    bq::LayerResult r = syntheticLayer("blk.0.attn_q.weight", {}, {{bq::quant::metric::WeightRelError, 0.1}});
+    r.decidedBy = "rule 1: re:blk\\.(0,1)";
+    const std::string csv = runReportCsv({r}, {{0, {{bq::quant::metric::ResidualRelMse, 0.5}}}});
+    CHECK(csv.find("\"rule 1: re:blk\\.(0,1)\"") != std::string::npos);
+    CHECK(csv.find("block,blk.0,0,,,,") != std::string::npos);
+    CHECK(csv.find(",0.10000000000000001,") != std::string::npos);
 }
