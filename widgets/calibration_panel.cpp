@@ -16,8 +16,12 @@ namespace studio {
 
 CalibrationPanel::CalibrationPanel(QWidget* parent) : QWidget(parent)
 {
-    auto* form = new QFormLayout(this);
-    form->setContentsMargins(0, 0, 0, 0);
+    // Two columns (the texts, then the sampling settings) keep the panel short: the plots need the height.
+    auto* outer = new QVBoxLayout(this);
+    outer->setContentsMargins(0, 0, 0, 0);
+    auto* columns = new QHBoxLayout;
+    outer->addLayout(columns);
+    auto* form = new QFormLayout;
     form->setFieldGrowthPolicy(QFormLayout::ExpandingFieldsGrow);
 
     auto* sourceBox = new QWidget(this);
@@ -25,7 +29,8 @@ CalibrationPanel::CalibrationPanel(QWidget* parent) : QWidget(parent)
     sourceLayout->setContentsMargins(0, 0, 0, 0);
     m_sources = new QListWidget(sourceBox);
     m_sources->setSelectionMode(QAbstractItemView::ExtendedSelection);
-    m_sources->setMaximumHeight(72);
+    m_sources->setMinimumWidth(120);
+    m_sources->setMaximumHeight(84);
     m_sources->setToolTip(tr("Text files the calibration windows are drawn from (blank-line separated documents). "
                              "\"%1\" is the built-in demo text.")
                               .arg(QString::fromLatin1(CalibrationSettings::kDemoText)));
@@ -38,7 +43,8 @@ CalibrationPanel::CalibrationPanel(QWidget* parent) : QWidget(parent)
     buttons->addStretch(1);
     sourceLayout->addWidget(m_sources, 1);
     sourceLayout->addLayout(buttons);
-    form->addRow(tr("Texts"), sourceBox);
+    columns->addWidget(sourceBox, 1);
+    columns->addLayout(form, 1);
 
     auto* range = new QHBoxLayout;
     m_docBegin = new QSpinBox(this);
@@ -63,10 +69,8 @@ CalibrationPanel::CalibrationPanel(QWidget* parent) : QWidget(parent)
     windows->addWidget(m_samples, 1);
     windows->addWidget(new QLabel(QStringLiteral("×"), this));
     windows->addWidget(m_length, 1);
-    windows->addWidget(new QLabel(tr("tokens"), this));
     form->addRow(tr("Windows"), windows);
 
-    auto* sampling = new QHBoxLayout;
     m_seed = new QSpinBox(this);
     m_seed->setRange(0, INT_MAX);
     m_seed->setToolTip(tr("Seed of the window sampler (mt19937_64): the same seed draws the same windows."));
@@ -79,16 +83,18 @@ CalibrationPanel::CalibrationPanel(QWidget* parent) : QWidget(parent)
                                   "protocol); shorter documents are redrawn."),
                             Qt::ToolTipRole);
     m_sampling->setToolTip(tr("How windows are drawn: concat or documents."));
-    sampling->addWidget(new QLabel(tr("seed"), this));
-    sampling->addWidget(m_seed, 1);
-    sampling->addWidget(m_sampling, 1);
-    form->addRow(tr("Sampling"), sampling);
+    form->addRow(tr("Seed"), m_seed);
+    form->addRow(tr("Sampling"), m_sampling);
+    // Spin boxes size themselves for their largest value (ten digits); far narrower is enough to read them.
+    for (QSpinBox* box : {m_docBegin, m_docEnd, m_samples, m_length, m_seed})
+        box->setMinimumWidth(64);
 
     m_status = new QLabel(this);
     m_status->setObjectName(QStringLiteral("calibrationStatus"));
     m_status->setWordWrap(true);
+    m_status->setMinimumWidth(120); // wraps into the panel's width instead of asking for ~80 characters
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    form->addRow(m_status);
+    outer->addWidget(m_status);
 
     setSettings(CalibrationSettings());
     const auto edited = [this] {

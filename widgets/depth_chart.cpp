@@ -80,6 +80,7 @@ DepthChart::DepthChart(QWidget* parent) : PlotView(QStringLiteral("depth"), pare
     c->addAxis(m_x, Qt::AlignBottom);
     c->addAxis(m_yLinear, Qt::AlignLeft);
     c->addAxis(m_yLog, Qt::AlignLeft);
+    c->legend()->setAlignment(Qt::AlignRight); // the chart is wide and short: the legend takes width, not height
     m_current.name = tr("current run");
     setMetric(0);
 }

@@ -51,7 +51,7 @@ QString GramSpectrumChart::statisticsText() const
         return {};
     const QLocale locale;
     const auto number = [&](const char* key) { return locale.toString(metric(key, NAN), 'g', 4); };
-    return tr("anisotropy %1 · damped cond. %2 · eff. rank %3 / %4 · dead cols %5")
+    return tr("anisotropy %1 · cond. %2 · eff. rank %3 / %4 · dead %5")
         .arg(number(q::metric::GramAnisotropy), number(q::metric::GramConditionDamped),
              number(q::metric::GramEffectiveRank))
         .arg(array(q::array::GramEigenvalues)->size())
@@ -70,10 +70,10 @@ void GramSpectrumChart::redraw()
         return;
     }
     const qsizetype zeros = qsizetype(values->size()) - m_eigen->count();
-    QString title = tr("Gram eigenvalues — %1").arg(tensorName());
+    QString title = tr("Gram eigenvalues");
     if (zeros > 0)
         title += tr(" (%n zero(s) not drawn)", nullptr, int(zeros));
-    setTitle(title, statisticsText());
+    setTitle(title, tensorName() + QLatin1Char('\n') + statisticsText());
     setIndexRange(m_x, 1, double(values->size()));
     setLogRange(m_y, lo, hi);
 }

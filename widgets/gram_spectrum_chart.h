@@ -1,6 +1,6 @@
 // The eigenvalues of the selected layer's input Gram H (array gram.eigenvalues), descending on a log scale,
-// with its anisotropy, damped condition number, effective rank and dead columns written under the title
-// (metrics gram.*). Zero eigenvalues cannot be placed on a log axis; their count is stated. GUI thread.
+// with its anisotropy, damped condition number ("cond."), effective rank and dead columns written under the
+// title (metrics gram.*). Zero eigenvalues cannot be placed on a log axis; their count is stated. GUI thread.
 #pragma once
 #include "widgets/layer_plot.h"
 

@@ -14,18 +14,18 @@ HistogramChart::HistogramChart(QWidget* parent) : LayerPlot(QStringLiteral("hist
 {
     QChart* c = chart();
     m_weight = new QLineSeries(c);
-    m_weight->setName(tr("W (count, left)"));
+    m_weight->setName(tr("W (left axis)"));
     m_levels = new QLineSeries(c);
-    m_levels->setName(tr("Ŵ levels (count, right)"));
+    m_levels->setName(tr("Ŵ levels (right axis)"));
     m_levels->setPen(QPen(QColor(0xd6, 0x27, 0x28), 2));
     m_x = new QValueAxis(c);
     m_x->setTitleText(tr("weight value"));
-    m_x->setLabelFormat(QStringLiteral("%.3g"));
+    m_x->setLabelFormat(QStringLiteral("%.2g"));
     m_y = new QValueAxis(c);
-    m_y->setTitleText(tr("W count"));
+    m_y->setTitleText(tr("count"));
     m_y->setLabelFormat(QStringLiteral("%.0f"));
     m_yLevels = new QValueAxis(c);
-    m_yLevels->setTitleText(tr("Ŵ count"));
+    m_yLevels->setTitleText(tr("count"));
     m_yLevels->setLabelFormat(QStringLiteral("%.0f"));
     c->addAxis(m_x, Qt::AlignBottom);
     c->addAxis(m_y, Qt::AlignLeft);
@@ -79,9 +79,9 @@ void HistogramChart::redraw()
         setLinearRange(m_yLevels, 0, -1);
         return;
     }
-    setTitle(tr("Weight histogram — %1").arg(tensorName()),
-             tr("%1 bins; Ŵ occupies %2 of them").arg(weight->size()).arg(m_levelCount));
-    m_x->setRange(edges->front(), edges->back());
+    setTitle(tr("Weight histogram"),
+             tr("%1 · %2 bins, Ŵ in %3").arg(tensorName()).arg(weight->size()).arg(m_levelCount));
+    setLinearRange(m_x, edges->front(), edges->back());
     setLinearRange(m_y, 0, maxW, true);
     setLinearRange(m_yLevels, 0, std::max(maxQ, 1.0), true);
 }

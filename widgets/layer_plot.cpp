@@ -46,10 +46,10 @@ QString LayerPlot::missingText() const
     if (!m_layer)
         return tr("select a layer in the table");
     if (m_layer->method == "fp")
-        return tr("%1 is kept in full precision").arg(tensorName());
+        return tr("%1\nkept in full precision").arg(tensorName());
     if (!m_note.isEmpty())
-        return tr("%1: not computed — %2").arg(tensorName(), m_note);
-    return tr("%1: not computed for this layer").arg(tensorName());
+        return tr("%1\nnot computed: %2").arg(tensorName(), m_note);
+    return tr("%1\nnot computed for this layer").arg(tensorName());
 }
 
 } // namespace studio

@@ -38,15 +38,15 @@ void ObjectiveChart::redraw()
     if (m_trace->count() == 0) {
         QString why = missingText();
         if (layer() && layer()->method != "fp" && layer()->arrays)
-            why = tr("%1: %2 records no objective trace")
+            why = tr("%1\n%2 records no objective trace")
                       .arg(tensorName(), QString::fromStdString(layer()->method));
         setTitle(tr("Objective"), why);
         setIndexRange(m_x, 1, 2);
         setLinearRange(m_y, 0, -1);
         return;
     }
-    setTitle(tr("Objective — %1 (%2)").arg(tensorName(), QString::fromStdString(layer()->method)),
-             tr("%n iteration(s)", nullptr, int(m_trace->count())));
+    setTitle(tr("Objective (%1)").arg(QString::fromStdString(layer()->method)),
+             tr("%1 · %n iteration(s)", nullptr, int(m_trace->count())).arg(tensorName()));
     setIndexRange(m_x, 1, double(trace->size()));
     setLinearRange(m_y, lo, hi);
 }

@@ -65,7 +65,8 @@ QString plotTitle(const QString& title, const QString& detail)
 {
     QString html = QStringLiteral("<b>%1</b>").arg(title.toHtmlEscaped());
     if (!detail.isEmpty())
-        html += QStringLiteral("<br><span style='font-size:small'>%1</span>").arg(detail.toHtmlEscaped());
+        html += QStringLiteral("<br><span style='font-size:small'>%1</span>")
+                    .arg(detail.toHtmlEscaped().replace(QLatin1Char('\n'), QStringLiteral("<br>")));
     return html;
 }
 
@@ -75,7 +76,7 @@ void setLogRange(QLogValueAxis* axis, double lo, double hi)
         lo = 1e-3;
         hi = 1;
     }
-    constexpr double kMaxLabels = 6;
+    constexpr double kMaxLabels = 4; // small plots cannot fit more without Qt eliding every label
     double a = std::floor(std::log10(lo));
     double b = std::ceil(std::log10(hi));
     if (b <= a)
@@ -109,8 +110,8 @@ void setLinearRange(QValueAxis* axis, double lo, double hi, bool includeZero)
 void setIndexRange(QValueAxis* axis, double first, double last)
 {
     last = std::max(last, first + 1);
-    // The smallest of 1, 2, 5 × 10^k giving at most 8 intervals.
-    const double rough = (last - first) / 8.0;
+    // The smallest of 1, 2, 5 × 10^k giving at most 5 intervals (more do not fit a small plot's width).
+    const double rough = (last - first) / 5.0;
     double step = 1;
     for (double decade = 1; step < rough; decade *= 10)
         for (double m : {1.0, 2.0, 5.0})

@@ -41,11 +41,12 @@ private:
 
 // A chart with the studio's look: small margins and fonts, legend at the bottom, title as HTML.
 QChart* makePlotChart();
-// The chart title: a bold first line and an optional smaller second line (plain text, escaped here).
+// The chart title: a bold first line and optional smaller lines under it (plain text, escaped here; '\n'
+// separates lines).
 QString plotTitle(const QString& title, const QString& detail = {});
 
 // Ranges that show the data: a log axis spans whole decades around [lo, hi] (lo > 0), labelled every decade
-// up to 6 decades and every 10^k decades beyond; a linear axis pads [lo, hi] by 5 % and rounds to nice
+// up to 4 decades and every 10^k decades beyond; a linear axis pads [lo, hi] by 5 % and rounds to nice
 // numbers. Empty data (lo > hi) gets a neutral range.
 void setLogRange(QLogValueAxis* axis, double lo, double hi);
 void setLinearRange(QValueAxis* axis, double lo, double hi, bool includeZero = false);

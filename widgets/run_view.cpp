@@ -7,6 +7,7 @@
 #include "widgets/salient_strip.h"
 #include "widgets/spectrum_chart.h"
 #include <QComboBox>
+#include <QEvent>
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -15,6 +16,8 @@
 #include <QLineEdit>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
+#include <QStackedLayout>
+#include <QTabWidget>
 #include <QTableView>
 #include <QVBoxLayout>
 
@@ -42,7 +45,7 @@ RunView::RunView(QWidget* parent) : QWidget(parent)
     metricRow->addStretch(1);
     topLayout->addLayout(metricRow);
     m_depth = new DepthChart(top);
-    m_depth->setMinimumHeight(220);
+    m_depth->setMinimumHeight(180);
     topLayout->addWidget(m_depth, 1);
 
     auto* bottom = new QSplitter(Qt::Horizontal, vertical);
@@ -78,23 +81,34 @@ RunView::RunView(QWidget* parent) : QWidget(parent)
     leftLayout->addWidget(m_table, 1);
 
     auto* right = new QWidget(bottom);
-    auto* grid = new QGridLayout(right);
-    grid->setContentsMargins(0, 0, 0, 0);
-    grid->setSpacing(4);
-    m_spectrum = new SpectrumChart(right);
-    m_gram = new GramSpectrumChart(right);
-    m_histogram = new HistogramChart(right);
-    m_objective = new ObjectiveChart(right);
+    auto* rightLayout = new QVBoxLayout(right);
+    rightLayout->setContentsMargins(0, 0, 0, 0);
+    rightLayout->setSpacing(4);
+    m_plotArea = new QWidget(right);
+    m_plotStack = new QStackedLayout(m_plotArea);
+    m_gridPage = new QWidget(m_plotArea);
+    m_grid = new QGridLayout(m_gridPage);
+    m_grid->setContentsMargins(0, 0, 0, 0);
+    m_grid->setSpacing(4);
+    m_plotTabs = new QTabWidget(m_plotArea);
+    m_plotTabs->setDocumentMode(true);
+    m_plotStack->addWidget(m_gridPage);
+    m_plotStack->addWidget(m_plotTabs);
+    m_spectrum = new SpectrumChart(m_gridPage);
+    m_gram = new GramSpectrumChart(m_gridPage);
+    m_histogram = new HistogramChart(m_gridPage);
+    m_objective = new ObjectiveChart(m_gridPage);
+    for (LayerPlot* plot : layerPlots())
+        plot->setMinimumSize(120, 100); // the area's size, not the plots', decides between grid and tabs
     m_salient = new SalientStrip(right);
-    grid->addWidget(m_spectrum, 0, 0);
-    grid->addWidget(m_gram, 0, 1);
-    grid->addWidget(m_histogram, 1, 0);
-    grid->addWidget(m_objective, 1, 1);
-    grid->addWidget(m_salient, 2, 0, 1, 2);
+    rightLayout->addWidget(m_plotArea, 1);
+    rightLayout->addWidget(m_salient);
+    arrangeLayerPlots(false);
+    m_plotArea->installEventFilter(this);
     bottom->setStretchFactor(0, 1);
     bottom->setStretchFactor(1, 1);
-    vertical->setStretchFactor(0, 1);
-    vertical->setStretchFactor(1, 2);
+    vertical->setStretchFactor(0, 2);
+    vertical->setStretchFactor(1, 3);
 
     connect(m_metric, &QComboBox::currentIndexChanged, this, [this](int index) {
         m_depth->setMetric(index);
@@ -110,6 +124,38 @@ RunView::RunView(QWidget* parent) : QWidget(parent)
 QList<LayerPlot*> RunView::layerPlots() const
 {
     return {m_spectrum, m_gram, m_histogram, m_objective};
+}
+
+void RunView::arrangeLayerPlots(bool tabbed)
+{
+    m_tabbed = tabbed;
+    const QStringList names{tr("Spectra"), tr("Gram"), tr("Histogram"), tr("Objective")};
+    const QList<LayerPlot*> plots = layerPlots();
+    if (tabbed) {
+        for (int i = 0; i < plots.size(); ++i)
+            m_plotTabs->addTab(plots[i], names[i]);
+        m_plotStack->setCurrentWidget(m_plotTabs);
+        return;
+    }
+    while (m_plotTabs->count() > 0)
+        m_plotTabs->removeTab(0);
+    for (int i = 0; i < plots.size(); ++i) {
+        m_grid->addWidget(plots[i], i / 2, i % 2);
+        plots[i]->show();
+    }
+    m_plotStack->setCurrentWidget(m_gridPage);
+}
+
+bool RunView::eventFilter(QObject* watched, QEvent* event)
+{
+    if (watched == m_plotArea && event->type() == QEvent::Resize) {
+        // Below about 300 × 200 per plot, axis labels and titles no longer fit a 2 × 2 grid.
+        const QSize size = m_plotArea->size();
+        const bool tabbed = size.width() < 600 || size.height() < 400;
+        if (tabbed != m_tabbed)
+            arrangeLayerPlots(tabbed);
+    }
+    return QWidget::eventFilter(watched, event);
 }
 
 void RunView::beginRun(const QString& name, const QString& analysisNote, bool keepAsEarlier)

@@ -4,7 +4,8 @@
 // it event by event (addLayerResult / setBlockMetrics only queue and mark dirty); a closed run file is shown
 // with the same models (showRun). refresh() — the page's one redraw timer — flushes the table in one batch
 // and redraws the dirty plots. Until a row is selected, the layer plots follow the latest finished layer.
-// GUI thread.
+// The four layer plots sit in a 2 × 2 grid when their area is large enough and in tabs when it is not, so
+// no plot gets too small to read. GUI thread.
 #pragma once
 #include "bq/jobs/events.h"
 #include <QWidget>
@@ -15,7 +16,10 @@
 class QComboBox;
 class QLabel;
 class QLineEdit;
+class QGridLayout;
 class QSortFilterProxyModel;
+class QStackedLayout;
+class QTabWidget;
 class QTableView;
 
 namespace studio {
@@ -68,11 +72,16 @@ public:
     HistogramChart* histogramChart() const { return m_histogram; }
     ObjectiveChart* objectiveChart() const { return m_objective; }
     SalientStrip* salientStrip() const { return m_salient; }
+    bool layerPlotsTabbed() const { return m_tabbed; }
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
 
 private:
     void showLayer(int sourceRow);
     void onSelectionChanged();
     QList<LayerPlot*> layerPlots() const;
+    void arrangeLayerPlots(bool tabbed);
 
     LayerResultsModel* m_model = nullptr;
     QSortFilterProxyModel* m_proxy = nullptr;
@@ -86,6 +95,12 @@ private:
     HistogramChart* m_histogram = nullptr;
     ObjectiveChart* m_objective = nullptr;
     SalientStrip* m_salient = nullptr;
+    QWidget* m_plotArea = nullptr;
+    QStackedLayout* m_plotStack = nullptr;
+    QWidget* m_gridPage = nullptr;
+    QGridLayout* m_grid = nullptr;
+    QTabWidget* m_plotTabs = nullptr;
+    bool m_tabbed = false;
     BlockMetrics m_blocks;
     QString m_runName;
     bool m_followLatest = true; // no row selected by the user: the plots show the latest layer

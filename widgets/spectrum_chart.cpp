@@ -65,7 +65,7 @@ void SpectrumChart::redraw()
     }
     const bool exact = metric(q::metric::SvExact, 1) != 0;
     const QString kind = exact ? tr("exact, all %1").arg(count) : tr("top-%1 (randomized)").arg(count);
-    setTitle(tr("Singular values — %1").arg(kind), tensorName());
+    setTitle(tr("Singular values, %1").arg(kind), tensorName());
     setIndexRange(m_x, 1, double(count));
     setLogRange(m_y, lo, hi);
 }

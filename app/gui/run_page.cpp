@@ -50,7 +50,7 @@ RunPage::RunPage(QWidget* parent) : QWidget(parent), m_recipe(q::builtinRecipe("
     auto* calibrationLayout = new QVBoxLayout(calibrationBox);
     m_calibration = new CalibrationPanel(calibrationBox);
     calibrationLayout->addWidget(m_calibration);
-    top->addWidget(calibrationBox, 2);
+    top->addWidget(calibrationBox, 5);
 
     auto* runBox = new QGroupBox(tr("Run"), this);
     auto* runLayout = new QVBoxLayout(runBox);
@@ -84,9 +84,12 @@ RunPage::RunPage(QWidget* parent) : QWidget(parent), m_recipe(q::builtinRecipe("
     for (QPushButton* b : {m_start, m_resumeButton, m_cancel})
         buttons->addWidget(b);
     buttons->addStretch(1);
-    buttons->addWidget(m_open);
-    buttons->addWidget(m_report);
     runLayout->addLayout(buttons);
+    auto* files = new QHBoxLayout;
+    files->addWidget(m_open);
+    files->addWidget(m_report);
+    files->addStretch(1);
+    runLayout->addLayout(files);
 
     m_resumeLabel = new QLabel(runBox);
     m_resumeLabel->setWordWrap(true);
@@ -105,8 +108,10 @@ RunPage::RunPage(QWidget* parent) : QWidget(parent), m_recipe(q::builtinRecipe("
     m_status->setWordWrap(true);
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
     runLayout->addWidget(m_status);
-    runLayout->addStretch(1);
-    top->addWidget(runBox, 3);
+    // A word-wrapping label asks for ~80 characters of width at least; these wrap into what they get instead.
+    for (QLabel* label : {m_recipeLabel, m_resumeLabel, m_progressLabel, m_status})
+        label->setMinimumWidth(120);
+    top->addWidget(runBox, 4);
 
     m_view = new RunView(this);
     layout->addWidget(m_view, 1);
