@@ -21,7 +21,7 @@ struct CalibrationSettings {
     QStringList sources{QString::fromLatin1(kDemoText)};   // file paths or kDemoText
     int docBegin = 0, docEnd = -1;                         // [begin, end) of every source; end -1 = all
     int samples = 128, seqLen = 2048;
-    quint64 seed = 0;
+    quint64 seed = 0; // the panel edits 0 … 2^31 − 1
     QString sampling = QStringLiteral("concat"); // "concat" | "documents"
     bool operator==(const CalibrationSettings&) const = default;
 };

@@ -228,7 +228,7 @@ TEST_CASE("a run fills the table and the depth chart live, shows the selected la
     CHECK(report["run"]["recipe"]["defaults"]["samples"] == 4);
 }
 
-TEST_CASE("cancel after a layer event leaves a resumable run; Resume ends bit-identical to an uninterrupted run, "
+TEST_CASE("cancel after a layer event leaves a resumable run, Resume ends bit-identical to an uninterrupted run, "
           "and the reopened run file shows the same rows",
           "[gui][run]")
 {
@@ -515,6 +515,24 @@ TEST_CASE("the layer plots label exact and randomized spectra, draw Ŵ's levels 
     QFile::remove(svg);
 }
 
+TEST_CASE("the layer plots sit in a grid when there is room and in tabs when there is not", "[gui][run]")
+{
+    RunView view;
+    view.resize(1600, 1100);
+    view.show();
+    QTest::qWait(50);
+    CHECK_FALSE(view.layerPlotsTabbed());
+    view.resize(800, 600);
+    QTest::qWait(50);
+    CHECK(view.layerPlotsTabbed());
+    CHECK(view.spectrumChart()->isVisible());
+    view.resize(1600, 1100);
+    QTest::qWait(50);
+    CHECK_FALSE(view.layerPlotsTabbed());
+    CHECK(view.histogramChart()->isVisible());
+    CHECK(view.objectiveChart()->isVisible());
+}
+
 TEST_CASE("the results model inserts a batch at once, updates re-reported layers and passes the model tester",
           "[gui][run]")
 {
@@ -590,7 +608,7 @@ TEST_CASE("the depth chart lines runs up by tensor, keeps earlier runs and says 
     CHECK(chart.runSeries(1).isEmpty());
 }
 
-TEST_CASE("progress reads as one status line; reports quote what CSV would split", "[gui][run]")
+TEST_CASE("progress reads as one status line, and reports quote what CSV would split", "[gui][run]")
 {
     bq::ProgressEvent e;
     e.stage = bq::Stage::Quantize;
