@@ -1,6 +1,6 @@
 #include "widgets/depth_chart.h"
 #include "bq/quant/analysis/analysis.h"
-#include "widgets/tensor_table_model.h"
+#include "bq/model/tensor_names.h"
 #include <QChart>
 #include <QCursor>
 #include <QLineSeries>
@@ -252,7 +252,7 @@ void DepthChart::redraw()
             for (const auto& m : run(r).matrices)
                 names.insert(m.first);
         std::vector<std::string> ordered(names.begin(), names.end());
-        std::stable_sort(ordered.begin(), ordered.end(), tensorOrderLess);
+        std::stable_sort(ordered.begin(), ordered.end(), bq::tensorOrderLess);
         m_matrixAxis.clear();
         for (const std::string& n : ordered)
             m_matrixAxis.append(QString::fromStdString(n));

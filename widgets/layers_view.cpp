@@ -84,6 +84,8 @@ LayersView::LayersView(QWidget* parent) : QWidget(parent)
     m_table->setAlternatingRowColors(true);
     leftLayout->addWidget(m_table, 1);
     connect(m_filter, &QLineEdit::textChanged, m_proxy, &QSortFilterProxyModel::setFilterFixedString);
+    // Size the columns to their contents when the rows change (a new model), not on every edit.
+    connect(m_layers, &QAbstractItemModel::modelReset, m_table, [this] { m_table->resizeColumnsToContents(); });
     split->addWidget(left);
 
     // Right: the editor for the selection, then the rules.
@@ -147,7 +149,9 @@ LayersView::LayersView(QWidget* parent) : QWidget(parent)
     m_rulesTable->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_rulesTable->setSelectionMode(QAbstractItemView::SingleSelection);
     m_rulesTable->verticalHeader()->hide();
-    m_rulesTable->horizontalHeader()->setStretchLastSection(true);
+    m_rulesTable->horizontalHeader()->setSectionResizeMode(RecipeRulesModel::MatchColumn, QHeaderView::Stretch);
+    m_rulesTable->horizontalHeader()->setSectionResizeMode(RecipeRulesModel::IndexColumn,
+                                                           QHeaderView::ResizeToContents);
     rules->addWidget(m_rulesTable, 1);
     auto* ruleButtons = new QHBoxLayout;
     auto* up = new QPushButton(tr("Up"), rulesBox);
@@ -162,6 +166,7 @@ LayersView::LayersView(QWidget* parent) : QWidget(parent)
     split->addWidget(right);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
+    split->setSizes({840, 520});
     root->addWidget(split, 1);
 
     auto* estimateBox = new QGroupBox(tr("Estimate"), this);

@@ -31,9 +31,11 @@ void EstimateController::launch(Request request)
     m_issues = issues;
     m_job.start([request = std::move(request), result, issues](bq::EventSink&, const bq::CancelToken&) {
         try {
-            result->resolution = bq::quant::resolveRecipe(request.recipe, *request.model);
-            result->estimate = bq::quant::estimateRun(request.recipe, result->resolution, *request.model,
-                                                      request.threads);
+            // Through the recipe's JSON form, as the CLI reads a saved recipe: the same checks (regexes, methods,
+            // options) and the same values.
+            const bq::quant::Recipe recipe = bq::quant::parseRecipe(request.recipe.toJson(), "recipe");
+            result->resolution = bq::quant::resolveRecipe(recipe, *request.model);
+            result->estimate = bq::quant::estimateRun(recipe, result->resolution, *request.model, request.threads);
             return bq::JobResult{bq::JobStatus::Completed, {}, {}};
         } catch (const bq::quant::RecipeError& e) {
             *issues = e.issues();

@@ -3,6 +3,7 @@
 // edit. MainWindow feeds it the model and reads the recipe when a run starts.
 #pragma once
 #include "bq/quant/recipe/recipe.h"
+#include "bq/util/log_level.h"
 #include <QTimer>
 #include <QWidget>
 #include <memory>

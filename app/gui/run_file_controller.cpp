@@ -1,4 +1,5 @@
 #include "gui/run_file_controller.h"
+#include "bq/model/tensor_names.h"
 #include "bq/quant/recipe/recipe.h"
 #include "widgets/tensor_table_model.h"
 #include <algorithm>
@@ -33,7 +34,7 @@ bool RunFileController::open(const QString& path)
             contents->layers = reader.layers();
             std::stable_sort(contents->layers.begin(), contents->layers.end(),
                              [](const bq::LayerResult& a, const bq::LayerResult& b) {
-                                 return tensorOrderLess(a.tensor, b.tensor);
+                                 return bq::tensorOrderLess(a.tensor, b.tensor);
                              });
             for (std::int32_t block : reader.blocksWithMetrics())
                 contents->blocks[block] = reader.blockMetrics(block);
