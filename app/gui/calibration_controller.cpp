@@ -157,14 +157,11 @@ void CalibrationController::launch(CalibrationRequest request)
             outcome->summary.description = QString::fromStdString(set.description);
             if (!request.runPath.isEmpty()) {
                 const std::filesystem::path runPath = request.runPath.toStdString();
-                RunFingerprintsNow now;
                 std::error_code ec;
-                if (std::filesystem::exists(runPath, ec)) {
-                    now.model = fingerprints->get(request.model, cancel);
-                    now.calibration = set.fingerprint();
-                    now.recipe = q::recipeFingerprint(request.recipe.toJson());
-                }
-                outcome->resume = checkResume(runPath, now);
+                const std::string modelFp =
+                    std::filesystem::exists(runPath, ec) ? fingerprints->get(request.model, cancel) : std::string();
+                outcome->resume = toResumeCheck(
+                    bq::workflow::checkResume(runPath, request.model, set, request.recipe, cancel, modelFp));
             }
             return {bq::JobStatus::Completed, set.description, {}};
         } catch (const bq::Cancelled&) {

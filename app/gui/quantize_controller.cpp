@@ -29,6 +29,7 @@ QuantizeController::QuantizeController(QObject* parent) : QObject(parent), m_job
         emit progress(e);
     });
     connect(&m_job, &JobController::layerDone, this, &QuantizeController::layerDone);
+    connect(&m_job, &JobController::blockDone, this, &QuantizeController::blockDone);
     connect(&m_job, &JobController::logLine, this, &QuantizeController::logLine);
     connect(&m_job, &JobController::finished, this, &QuantizeController::onFinished);
 }

@@ -30,6 +30,7 @@ signals:
     void started();
     void progress(const bq::ProgressEvent& event);
     void layerDone(const bq::LayerResult& result);
+    void blockDone(const bq::BlockResult& result); // residual-stream metrics of a finished block
     void logLine(bq::LogLevel level, const QString& text);
     void finished(const bq::JobResult& result);
 

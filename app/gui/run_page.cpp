@@ -139,6 +139,8 @@ RunPage::RunPage(QWidget* parent) : QWidget(parent), m_recipe(q::builtinRecipe("
     connect(m_calibrationBuild, &CalibrationController::cancelled, this, &RunPage::startPendingLaunch);
     connect(m_quantize, &QuantizeController::progress, this, &RunPage::onProgress);
     connect(m_quantize, &QuantizeController::layerDone, this, &RunPage::onLayerDone);
+    connect(m_quantize, &QuantizeController::blockDone, this,
+            [this](const bq::BlockResult& r) { addBlockResult(r.block, r.metrics); });
     connect(m_quantize, &QuantizeController::logLine, this, &RunPage::logLine);
     connect(m_quantize, &QuantizeController::finished, this, &RunPage::onRunFinished);
     connect(m_runFiles, &RunFileController::opened, this, &RunPage::onRunFileOpened);
@@ -360,15 +362,6 @@ void RunPage::onProgress(const bq::ProgressEvent& event)
 void RunPage::onLayerDone(const bq::LayerResult& result)
 {
     m_view->addLayerResult(result);
-    // The pipeline also stores a block's residual-stream metrics on the block's last layer: take them from
-    // there until the core's blockDone event is connected to addBlockResult.
-    std::map<std::string, double> block;
-    for (const char* key : {q::metric::ResidualRelMse, q::metric::ResidualCosine, q::metric::TokenSimNormalized,
-                            q::metric::TokenSimUnnormalized})
-        if (const auto it = result.metrics.find(key); it != result.metrics.end())
-            block[key] = it->second;
-    if (result.block >= 0 && !block.empty())
-        m_view->setBlockMetrics(result.block, block);
     ensureTicking();
 }
 

@@ -4,6 +4,9 @@
 #include "bq/workflow/open_model.h"
 #include "bq/workflow/quantize_setup.h"
 #include "bq/workflow/recipe_presets.h"
+#include "bq/workflow/resume_check.h"
+#include "bq/quant/pipeline/pipeline.h"
+#include <fstream>
 #include "support/test_support.h"
 #include <catch2/catch.hpp>
 #include <set>
@@ -85,4 +88,75 @@ TEST_CASE("model specs: the demo, a missing file, a run file that names another 
     const auto opener = workflow::runFileModelOpener();
     CHECK_THROWS_WITH(opener("/tmp/other.h5", ""), Catch::Contains("another run file"));
     CHECK(opener(":demo", "")->config.dim == demo->config.dim);
+}
+
+namespace {
+
+// Cancels the run after its first finished block.
+class CancelAfterBlock final : public bq::EventSink {
+public:
+    explicit CancelAfterBlock(bq::CancelToken& cancel) : m_cancel(cancel) {}
+    void progress(const bq::ProgressEvent&) override {}
+    void layerDone(const bq::LayerResult&) override {}
+    void blockDone(const bq::BlockResult&) override { m_cancel.request(); }
+    void log(bq::LogLevel, std::string_view) override {}
+
+private:
+    bq::CancelToken& m_cancel;
+};
+
+} // namespace
+
+TEST_CASE("checkResume says what Resume would do: nothing yet, resumable, which field differs, complete",
+          "[workflow][resume]")
+{
+    bqtest::TempDir dir;
+    const auto model = makeDemoModel();
+    workflow::QuantizeSetup setup;
+    setup.modelSpec = ":demo";
+    setup.recipe = quant::builtinRecipe("sign");
+    setup.recipe.samples = 2;
+    setup.recipe.seqLen = 16;
+    setup.recipe.analysis = "light";
+    quant::CalibrationSource text;
+    text.path = ":demo text";
+    text.text = demoText();
+    setup.calibration = {text};
+    setup.runPath = dir / "run.h5";
+    setup.threads = 1;
+    bq::CancelToken none;
+    quant::CalibrationOptions o;
+    o.samples = 2;
+    o.seqLen = 16;
+    const quant::CalibrationSet calibration = quant::buildCalibration(*model->tokenizer, setup.calibration, o);
+
+    auto status = workflow::checkResume(setup.runPath, model, calibration, setup.recipe, none);
+    CHECK(status.state == workflow::ResumeStatus::State::NoRunFile);
+
+    bq::CancelToken cancel;
+    CancelAfterBlock sink(cancel);
+    const auto cancelled = quant::runQuantization(workflow::quantizeRequest(setup, model, false), sink, cancel);
+    REQUIRE(cancelled.job.status == bq::JobStatus::Cancelled);
+    status = workflow::checkResume(setup.runPath, model, calibration, setup.recipe, none);
+    CHECK(status.canResume());
+    CHECK(status.finishedBlocks >= 1);
+    CHECK(status.finishedBlocks < model->config.nLayers);
+
+    quant::Recipe other = setup.recipe;
+    other.method = "rtn1";
+    status = workflow::checkResume(setup.runPath, model, calibration, other, none);
+    CHECK(status.state == workflow::ResumeStatus::State::Mismatch);
+    CHECK(status.differingFields == std::vector<std::string>{"recipe"});
+    CHECK_THAT(status.message, Catch::Contains("recipe"));
+
+    bq::NullSink quiet;
+    const auto resumed = quant::runQuantization(workflow::quantizeRequest(setup, model, true), quiet, none);
+    REQUIRE(resumed.job.status == bq::JobStatus::Completed);
+    status = workflow::checkResume(setup.runPath, model, calibration, setup.recipe, none);
+    CHECK(status.state == workflow::ResumeStatus::State::Complete);
+
+    std::ofstream(dir / "garbage.h5") << "not HDF5";
+    status = workflow::checkResume(dir / "garbage.h5", model, calibration, setup.recipe, none);
+    CHECK(status.state == workflow::ResumeStatus::State::Unreadable);
+    CHECK_THAT(status.message, Catch::Contains("garbage.h5"));
 }

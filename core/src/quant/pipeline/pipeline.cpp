@@ -135,7 +135,8 @@ QuantizeJobResult runQuantization(const QuantizeJobRequest& request, EventSink& 
     return result;
 }
 
-std::optional<ResumeMismatch> checkResume(const QuantizeJobRequest& request, const CancelToken& cancel)
+std::optional<ResumeMismatch> checkResume(const QuantizeJobRequest& request, const CancelToken& cancel,
+                                          const std::string& modelFp)
 {
     if (!request.model)
         throw std::invalid_argument("checkResume: no model");
@@ -146,7 +147,8 @@ std::optional<ResumeMismatch> checkResume(const QuantizeJobRequest& request, con
     const CalibrationSet calibration = requestCalibration(resume, cancel);
     const RunFileReader reader(request.runPath);
     return resumeMismatch(request.runPath, reader.header(),
-                          runFingerprints(request, calibration, modelFingerprint(*request.model, &cancel)));
+                          runFingerprints(request, calibration,
+                                          modelFp.empty() ? modelFingerprint(*request.model, &cancel) : modelFp));
 }
 
 } // namespace bq::quant

@@ -91,6 +91,8 @@ QuantizeJobResult runQuantization(const QuantizeJobRequest& request, EventSink& 
 // or nothing (also when the run file does not exist yet). Computes the fingerprints as the run does: reads every
 // byte of the model (checks `cancel`, throws bq::Cancelled) and builds the calibration windows (without
 // calibration text, those stored in the run file). Throws what reading the run file or the calibration throws.
-std::optional<ResumeMismatch> checkResume(const QuantizeJobRequest& request, const CancelToken& cancel);
+// modelFp: modelFingerprint(*request.model) when the caller has it already (the studio keeps it per model).
+std::optional<ResumeMismatch> checkResume(const QuantizeJobRequest& request, const CancelToken& cancel,
+                                          const std::string& modelFp = {});
 
 } // namespace bq::quant
