@@ -1,4 +1,7 @@
 #include "widgets/log_panel.h"
+#include <QApplication>
+#include <QClipboard>
+#include <QLineEdit>
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -40,7 +43,14 @@ LogPanel::LogPanel(QWidget* parent) : QWidget(parent)
     m_level->addItem(tr("Errors only"), int(LogLevel::Error));
     m_level->setCurrentIndex(1);
     bar->addWidget(m_level);
-    bar->addStretch(1);
+    m_search = new QLineEdit(this);
+    m_search->setObjectName(QStringLiteral("logSearch"));
+    m_search->setPlaceholderText(tr("Search the log"));
+    m_search->setClearButtonEnabled(true);
+    bar->addWidget(m_search, 1);
+    auto* copyButton = new QPushButton(tr("Copy"), this);
+    copyButton->setToolTip(tr("Copy the lines shown (level filter and search applied)"));
+    bar->addWidget(copyButton);
     auto* clearButton = new QPushButton(tr("Clear"), this);
     bar->addWidget(clearButton);
     layout->addLayout(bar);
@@ -56,6 +66,10 @@ LogPanel::LogPanel(QWidget* parent) : QWidget(parent)
     layout->addWidget(m_view, 1);
 
     connect(m_level, &QComboBox::currentIndexChanged, this, &LogPanel::render);
+    connect(m_search, &QLineEdit::textChanged, this, &LogPanel::render);
+    connect(copyButton, &QPushButton::clicked, this, [this] {
+        QApplication::clipboard()->setText(m_view->toPlainText());
+    });
     connect(clearButton, &QPushButton::clicked, this, &LogPanel::clear);
 }
 
@@ -88,8 +102,13 @@ QStringList LogPanel::lines() const
 
 bool LogPanel::shown(const Entry& e) const
 {
-    return int(e.level) >= m_level->currentData().toInt();
+    return int(e.level) >= m_level->currentData().toInt() &&
+           (m_search->text().isEmpty() || e.text.contains(m_search->text(), Qt::CaseInsensitive));
 }
+
+void LogPanel::setSearch(const QString& text) { m_search->setText(text); }
+
+int LogPanel::shownCount() const { return m_view->document()->blockCount() - (m_view->toPlainText().isEmpty() ? 1 : 0); }
 
 void LogPanel::appendEntry(const Entry& e)
 {

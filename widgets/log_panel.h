@@ -1,4 +1,5 @@
-// The "Log" dock: timestamped core and application messages with a minimum-level filter. GUI thread.
+// The "Log" dock: timestamped core and application messages with a minimum-level filter, a search field and
+// copy. GUI thread.
 #pragma once
 #include "bq/util/log_level.h"
 #include <QDateTime>
@@ -7,6 +8,7 @@
 #include <QWidget>
 
 class QComboBox;
+class QLineEdit;
 class QPlainTextEdit;
 
 namespace studio {
@@ -21,6 +23,8 @@ public:
     // All messages kept so far (unfiltered), "LEVEL text" per line, oldest first.
     QStringList lines() const;
     int errorCount() const { return m_errors; }
+    void setSearch(const QString& text); // shows only the lines containing text (any case)
+    int shownCount() const;              // lines currently shown
 
 private:
     struct Entry {
@@ -35,6 +39,7 @@ private:
     QVector<Entry> m_entries;
     int m_errors = 0;
     QComboBox* m_level = nullptr;
+    QLineEdit* m_search = nullptr;
     QPlainTextEdit* m_view = nullptr;
 };
 

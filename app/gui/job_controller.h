@@ -11,6 +11,7 @@
 // Results other than the JobResult travel in the job function's captures (e.g. a shared_ptr the controller
 // reads in its finished() slot: the queued signal orders the read after the job's write).
 #pragma once
+#include "gui/meta_types.h"
 #include "bq/jobs/job.h"
 #include <QMetaType>
 #include <QObject>
@@ -61,9 +62,3 @@ private:
 void registerJobMetaTypes();
 
 } // namespace studio
-
-Q_DECLARE_METATYPE(bq::ProgressEvent)
-Q_DECLARE_METATYPE(bq::LayerResult)
-Q_DECLARE_METATYPE(bq::BlockResult)
-Q_DECLARE_METATYPE(bq::JobResult)
-Q_DECLARE_METATYPE(bq::LogLevel)

@@ -1,6 +1,6 @@
 #include "gui/model_load_controller.h"
 #include "bq/demo/demo_model.h"
-#include "bq/formats/model_loader.h"
+#include "bq/workflow/open_model.h"
 #include "bq/model/model.h"
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -29,10 +29,18 @@ void ModelLoadWorker::load(quint64 id, const ModelLoadRequest& request)
         if (request.demo) {
             model = makeDemoModel();
         } else {
-            LoadOptions options;
-            if (!request.tokenizerPath.isEmpty())
-                options.tokenizerPath = request.tokenizerPath.toStdString();
-            model = loadModel(request.path.toStdString(), options);
+            bq::workflow::OpenOptions options;
+            options.tokenizer = request.tokenizerPath.toStdString();
+            options.requireTokenizer = false; // a model without one still shows; text features say why not
+            const std::string spec = request.path.toStdString();
+            if (bq::workflow::isRunFileSpec(spec)) {
+                // A run file: its base model, and the quantized layers of its finished blocks.
+                auto run = std::make_shared<const bq::quant::QuantizedModel>(bq::workflow::openRunFile(spec, options));
+                model = run->base;
+                emit runOpened(id, std::move(run));
+            } else {
+                model = bq::workflow::openModel(spec, options);
+            }
         }
         if (!model)
             throw std::runtime_error("the loader returned no model");
@@ -47,12 +55,20 @@ void ModelLoadWorker::load(quint64 id, const ModelLoadRequest& request)
 ModelLoadController::ModelLoadController(QObject* parent) : QObject(parent)
 {
     qRegisterMetaType<std::shared_ptr<const bq::Model>>();
+    qRegisterMetaType<std::shared_ptr<const bq::quant::QuantizedModel>>();
     m_thread.setObjectName(QStringLiteral("model-loader"));
     m_worker = new ModelLoadWorker;
     m_worker->moveToThread(&m_thread);
     connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
     connect(m_worker, &ModelLoadWorker::loaded, this, &ModelLoadController::onLoaded, Qt::QueuedConnection);
     connect(m_worker, &ModelLoadWorker::failed, this, &ModelLoadController::onFailed, Qt::QueuedConnection);
+    connect(
+        m_worker, &ModelLoadWorker::runOpened, this,
+        [this](quint64 id, std::shared_ptr<const bq::quant::QuantizedModel> run) {
+            if (id == m_latest)
+                m_run = std::move(run);
+        },
+        Qt::QueuedConnection);
     m_thread.start();
 }
 
@@ -65,6 +81,7 @@ ModelLoadController::~ModelLoadController()
 quint64 ModelLoadController::load(const ModelLoadRequest& request)
 {
     const quint64 id = ++m_latest;
+    m_run.reset();
     ++m_pending;
     emit started(request.description());
     ModelLoadWorker* worker = m_worker;
@@ -77,6 +94,8 @@ void ModelLoadController::onLoaded(quint64 id, std::shared_ptr<const bq::Model> 
     --m_pending;
     if (id != m_latest)
         return; // superseded by a newer load()
+    if (m_run)
+        emit runOpened(std::exchange(m_run, nullptr));
     emit loaded(std::move(model), seconds);
 }
 

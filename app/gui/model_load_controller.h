@@ -3,7 +3,9 @@
 // be interrupted, so a newer load() supersedes an older one: the older result is dropped when it arrives.
 // Destruction waits for a running load to finish (quit() then wait()).
 #pragma once
+#include "gui/meta_types.h"
 #include "bq/model/model.h"
+#include "bq/quant/quantized_model.h"
 #include <QMetaType>
 #include <QObject>
 #include <QString>
@@ -13,7 +15,7 @@
 namespace studio {
 
 struct ModelLoadRequest {
-    QString path;          // file or HF directory; ignored when demo
+    QString path;          // file, HF directory or run file (.h5); ignored when demo
     QString tokenizerPath; // optional tokenizer override (llama2.c checkpoints)
     bool demo = false;     // build the built-in demo model instead
     QString description() const;
@@ -28,6 +30,7 @@ public:
 
 signals:
     void loaded(quint64 id, std::shared_ptr<const bq::Model> model, double seconds);
+    void runOpened(quint64 id, std::shared_ptr<const bq::quant::QuantizedModel> run); // before loaded()
     void failed(quint64 id, const QString& message);
 };
 
@@ -43,6 +46,8 @@ public:
 
 signals:
     void started(const QString& description);
+    // A run file was opened: its quantized model (finished blocks), emitted right before loaded(run->base).
+    void runOpened(std::shared_ptr<const bq::quant::QuantizedModel> run);
     void loaded(std::shared_ptr<const bq::Model> model, double seconds);
     void failed(const QString& message);
 
@@ -54,8 +59,7 @@ private:
     ModelLoadWorker* m_worker = nullptr; // owned by m_thread's finished() → deleteLater
     quint64 m_latest = 0;
     int m_pending = 0;
+    std::shared_ptr<const bq::quant::QuantizedModel> m_run; // of the latest load, until its loaded() goes out
 };
 
 } // namespace studio
-
-Q_DECLARE_METATYPE(std::shared_ptr<const bq::Model>)

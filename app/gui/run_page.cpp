@@ -283,6 +283,16 @@ bool RunPage::resume()
     return launch(true);
 }
 
+bq::workflow::QuantizeSetup RunPage::setup() const
+{
+    bq::workflow::QuantizeSetup setup;
+    setup.modelSpec = m_spec.toStdString();
+    setup.recipe = effectiveRecipe();
+    setup.calibration = calibrationSources(m_calibration->settings());
+    setup.runPath = runPath().toStdString();
+    return setup;
+}
+
 bool RunPage::launch(bool resume)
 {
     if (m_busy || !m_model)
@@ -309,11 +319,7 @@ void RunPage::startPendingLaunch()
 
     const QString path = runPath();
     QDir().mkpath(QFileInfo(path).absolutePath());
-    bq::workflow::QuantizeSetup setup;
-    setup.modelSpec = m_spec.toStdString();
-    setup.recipe = effectiveRecipe();
-    setup.calibration = calibrationSources(m_calibration->settings());
-    setup.runPath = path.toStdString();
+    const bq::workflow::QuantizeSetup setup = this->setup();
 
     const QString name = tr("#%1 %2 · %3")
                              .arg(++m_runNumber)

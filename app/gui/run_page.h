@@ -19,8 +19,10 @@
 // they never touch the run file at the same time (a start waits for a preview or an open to end; previews and
 // opens wait for the run to end). Plots and the table redraw from dirty flags on one 45 ms timer. GUI thread.
 #pragma once
+#include "gui/meta_types.h"
 #include "bq/jobs/job.h"
 #include "bq/quant/recipe/recipe.h"
+#include "bq/workflow/quantize_setup.h"
 #include "gui/resume_check.h"
 #include <QMetaType>
 #include <QTimer>
@@ -66,6 +68,8 @@ public:
     QString statusText() const;   // the last run's or file's outcome
     QString progressLine() const; // stage, block, matrix, elapsed, ETA, RSS of the run in progress
     bq::quant::Recipe effectiveRecipe() const;
+    // What Start would run: model spec, effective recipe, calibration sources, run file (for "Copy as CLI command").
+    bq::workflow::QuantizeSetup setup() const;
     // Writes the shown run's report: JSON for a ".json" path, CSV otherwise. False (and a log line) on error.
     bool exportReport(const QString& path);
 
@@ -148,5 +152,3 @@ private:
 };
 
 } // namespace studio
-
-Q_DECLARE_METATYPE(std::shared_ptr<const bq::quant::QuantizedModel>)
