@@ -1,7 +1,9 @@
-// bitstudio [MODEL] [--tokenizer FILE] [--demo] [--screenshot out.png]
+// bitstudio [MODEL] [--tokenizer FILE] [--demo] [--screenshot out.png] [--screenshot-dir DIR]
 // Without a model (or with --demo) the built-in demo model opens. --screenshot waits for the load to finish,
-// grabs the window, saves a PNG and exits (works with QT_QPA_PLATFORM=offscreen).
+// grabs the window, saves a PNG and exits; --screenshot-dir runs a short scripted session (gui/studio_tour.h)
+// saving a PNG at each stop, then exits. Both work with QT_QPA_PLATFORM=offscreen.
 #include "gui/main_window.h"
+#include "gui/studio_tour.h"
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QPixmap>
@@ -32,6 +34,11 @@ int main(int argc, char** argv)
     const QCommandLineOption screenshotOption(QStringLiteral("screenshot"),
                                               QStringLiteral("Save a PNG of the window once the model is loaded, then exit"),
                                               QStringLiteral("FILE"));
+    const QCommandLineOption tourOption(QStringLiteral("screenshot-dir"),
+                                        QStringLiteral("Run a short demo session (layers, run, export, A/B chat, "
+                                                       "compare), save a PNG at each stop in DIR, then exit"),
+                                        QStringLiteral("DIR"));
+    parser.addOption(tourOption);
     parser.addOption(tokenizerOption);
     parser.addOption(demoOption);
     parser.addOption(screenshotOption);
@@ -68,6 +75,23 @@ int main(int argc, char** argv)
         });
         // Never hang: a load that takes longer than this still produces a picture.
         QTimer::singleShot(120000, &window, [shoot] { shoot(3); });
+    }
+
+    if (parser.isSet(tourOption)) {
+        auto* tour = new studio::StudioTour(window, parser.value(tourOption), &window);
+        QObject::connect(&window, &studio::MainWindow::modelLoaded, tour, &studio::StudioTour::start,
+                         Qt::SingleShotConnection);
+        QObject::connect(&window, &studio::MainWindow::loadFailed, &window, [](const QString& message) {
+            std::fprintf(stderr, "bitstudio: %s\n", qPrintable(message));
+            QApplication::exit(1);
+        });
+        QObject::connect(tour, &studio::StudioTour::finished, &window, [tour](bool ok) {
+            for (const QString& path : tour->saved())
+                std::printf("%s\n", qPrintable(path));
+            for (const QString& problem : tour->problems())
+                std::fprintf(stderr, "bitstudio: %s\n", qPrintable(problem));
+            QApplication::exit(ok ? 0 : 1);
+        });
     }
 
     if (parser.isSet(demoOption) || positional.isEmpty())

@@ -17,6 +17,7 @@
 #include "gui/model_load_controller.h"
 #include "gui/recipe_document.h"
 #include "gui/run_page.h"
+#include "widgets/calibration_panel.h"
 #include "widgets/log_panel.h"
 #include "widgets/model_overview.h"
 #include "widgets/model_panel.h"
@@ -388,6 +389,13 @@ void MainWindow::onLoaded(std::shared_ptr<const Model> model, double seconds)
     m_overview->setModel(m_model);
     m_layers->setModel(m_model);
     m_run->setModel(m_model, m_spec);
+    if (m_spec == QLatin1String(":demo")) {
+        // The demo opens ready to quantize in seconds: its own text, a small calibration set.
+        CalibrationSettings s = m_run->calibrationPanel()->settings();
+        s.samples = 32;
+        s.seqLen = 128;
+        m_run->calibrationPanel()->setSettings(s);
+    }
     m_compare->setModel(m_model, m_spec);
     m_export->setModel(m_model, m_spec);
     m_chat->setModel(m_model, m_spec);
