@@ -88,6 +88,8 @@ int main(int argc, char** argv)
         QObject::connect(tour, &studio::StudioTour::finished, &window, [tour](bool ok) {
             for (const QString& path : tour->saved())
                 std::printf("%s\n", qPrintable(path));
+            std::printf("event loop over the session (pictures excluded): max stall %.1f ms, p99 %.1f ms, %d ticks\n",
+                        tour->probe().maxStallMs(), tour->probe().percentileStallMs(99), tour->probe().samples());
             for (const QString& problem : tour->problems())
                 std::fprintf(stderr, "bitstudio: %s\n", qPrintable(problem));
             QApplication::exit(ok ? 0 : 1);

@@ -25,6 +25,14 @@ void EventLoopProbe::start()
 
 void EventLoopProbe::stop() { m_timer.stop(); }
 
+void EventLoopProbe::pause() { m_timer.stop(); }
+
+void EventLoopProbe::resume()
+{
+    m_lastNs = m_clock.nsecsElapsed();
+    m_timer.start();
+}
+
 void EventLoopProbe::tick()
 {
     const qint64 now = m_clock.nsecsElapsed();

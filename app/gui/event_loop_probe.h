@@ -15,6 +15,9 @@ public:
     explicit EventLoopProbe(QObject* parent = nullptr);
     void start();
     void stop();
+    // Around work the probe must not count (a test's own screenshot): the gap is not recorded.
+    void pause();
+    void resume();
     double maxStallMs() const;
     double percentileStallMs(double p) const; // p in [0, 100]
     int samples() const { return int(m_stallsMs.size()); }

@@ -17,6 +17,7 @@
 #include <QCheckBox>
 #include <QDir>
 #include <QDockWidget>
+#include <QPixmap>
 #include <QFile>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -135,6 +136,7 @@ void StudioTour::start()
 {
     QDir().mkpath(m_directory);
     m_window.resize(1600, 1000);
+    m_probe.start();
     m_index = 0;
     m_stops.empty() ? emit finished(true) : next();
 }
@@ -142,6 +144,7 @@ void StudioTour::start()
 void StudioTour::next()
 {
     if (m_index >= m_stops.size()) {
+        m_probe.stop();
         emit finished(m_problems.isEmpty());
         return;
     }
@@ -171,7 +174,10 @@ void StudioTour::poll()
 void StudioTour::shoot(const QString& name)
 {
     const QString path = QDir(m_directory).filePath(name + QStringLiteral(".png"));
-    if (m_window.grab().save(path, "PNG"))
+    m_probe.pause();
+    const QPixmap picture = m_window.grab();
+    m_probe.resume();
+    if (picture.save(path, "PNG"))
         m_saved << path;
     else
         m_problems << tr("%1: could not write %2").arg(name, path);

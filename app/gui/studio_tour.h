@@ -5,6 +5,7 @@
 // timer) and gives up on a stop after a timeout, saving what is on screen. Used for the README's pictures and by a
 // GUI test that checks every picture exists and is not blank.
 #pragma once
+#include "gui/event_loop_probe.h"
 #include <QElapsedTimer>
 #include <QObject>
 #include <QString>
@@ -25,6 +26,8 @@ public:
     void start();                                // when the model is loaded
     QStringList saved() const { return m_saved; } // PNG paths, in order
     QStringList problems() const { return m_problems; }
+    // The GUI thread's responsiveness over the tour, the pictures' own rendering excluded.
+    const EventLoopProbe& probe() const { return m_probe; }
 
 signals:
     void finished(bool ok);
@@ -48,6 +51,7 @@ private:
     QTimer m_timer;
     QElapsedTimer m_clock;
     QStringList m_saved, m_problems;
+    EventLoopProbe m_probe;
 };
 
 } // namespace studio

@@ -4,6 +4,7 @@
 #include "bq/formats/bitstudio_gguf.h"
 #include "bq/formats/model_loader.h"
 #include "bq/model/model.h"
+#include "bq/model/synthetic.h"
 #include "bq/quant/fake_quant_model.h"
 #include "bq/runtime/fp32_model.h"
 #include "bq/runtime/packed_model.h"
@@ -19,6 +20,8 @@ std::shared_ptr<const Model> openBaseModel(const std::string& spec, const std::f
 {
     if (spec == ":demo")
         return makeDemoModel();
+    if (spec.rfind(":synthetic:", 0) == 0)
+        return makeSyntheticModel(syntheticShape(spec.substr(11)));
     LoadOptions load;
     load.tokenizerPath = tokenizer;
     load.requireTokenizer = requireTokenizer;

@@ -3,6 +3,8 @@
 //
 //   spec              opens as
 //   ":demo"           the built-in demo model (demo/demo_model.h)
+//   ":synthetic:NAME" a synthetic model of a real architecture's shape with random weights (model/synthetic.h:
+//                     opt125m, llama3.2-1b, ...), for trying the tools at scale without a download
 //   RUN.h5            a quantization run file: its base model (reopened from the path stored in the run) with
 //                     every finished layer's exact parameters — the fake-quantized reference model
 //   anything else     formats/model_loader.h: Hugging Face directory, GGUF, llama2.c checkpoint
