@@ -88,8 +88,10 @@ int main(int argc, char** argv)
         QObject::connect(tour, &studio::StudioTour::finished, &window, [tour](bool ok) {
             for (const QString& path : tour->saved())
                 std::printf("%s\n", qPrintable(path));
-            std::printf("event loop over the session (pictures excluded): max stall %.1f ms, p99 %.1f ms, %d ticks\n",
-                        tour->probe().maxStallMs(), tour->probe().percentileStallMs(99), tour->probe().samples());
+            const studio::EventLoopProbe& p = tour->probe();
+            std::printf("event loop over the session (pictures excluded): max stall %.1f ms, p99 %.1f ms; GUI-thread "
+                        "work between ticks: max %.1f ms, p99 %.1f ms; %d ticks\n",
+                        p.maxStallMs(), p.percentileStallMs(99), p.maxBusyMs(), p.percentileBusyMs(99), p.samples());
             for (const QString& problem : tour->problems())
                 std::fprintf(stderr, "bitstudio: %s\n", qPrintable(problem));
             QApplication::exit(ok ? 0 : 1);

@@ -62,7 +62,7 @@ TEST_CASE("cancel reaches a running job at once, and a throwing job is reported 
     CHECK(finished.at(0).at(0).value<bq::JobResult>().status == bq::JobStatus::Cancelled);
     probe.stop();
     CHECK(probe.samples() > 0); // the event loop kept turning while the job ran
-    CHECK(probe.maxStallMs() < 250);
+    CHECK(probe.maxBusyMs() < 250); // GUI-thread work; a loaded machine may still delay ticks (maxStallMs)
 
     controller.start([](bq::EventSink&, const bq::CancelToken&) -> bq::JobResult {
         throw std::runtime_error("broken job");

@@ -136,7 +136,7 @@ TEST_CASE("a run fills the table and the depth chart live, shows the selected la
     REQUIRE(QTest::qWaitFor([&] { return view->resultsModel()->rowCount() >= 8 || finished.count() > 0; }, 120000));
     // The probe measures the page, not the test's screenshot (grabbing the whole page takes a few 100 ms).
     probe.stop();
-    const double stallBefore = probe.maxStallMs();
+    const double stallBefore = probe.maxBusyMs();
     const int ticksBefore = probe.samples();
     if (finished.count() == 0) {
         CHECK(view->depthChart()->runSeries(0).value(0)->count() > 0);
@@ -148,10 +148,10 @@ TEST_CASE("a run fills the table and the depth chart live, shows the selected la
     REQUIRE(finished.wait(120000));
     probe.stop();
     QTest::qWait(100);
-    INFO("longest event-loop stall " << stallBefore << " ms over " << ticksBefore << " ticks, then "
-                                     << probe.maxStallMs() << " ms over " << probe.samples() << " ticks");
+    INFO("longest stretch of GUI-thread work " << stallBefore << " ms over " << ticksBefore << " ticks, then "
+                                     << probe.maxBusyMs() << " ms over " << probe.samples() << " ticks");
     CHECK(ticksBefore + probe.samples() > 20);
-    CHECK(std::max(stallBefore, probe.maxStallMs()) < 250);
+    CHECK(std::max(stallBefore, probe.maxBusyMs()) < 250); // GUI-thread work, whatever the machine's load
     REQUIRE(finished.at(0).at(0).value<bq::JobResult>().status == bq::JobStatus::Completed);
     CHECK_FALSE(page.isBusy());
     CHECK(busy.count() == 2);
