@@ -3,6 +3,8 @@
 #   bash packaging/dev.sh run    install what is missing, build, launch the studio on the built-in demo model
 #   bash packaging/dev.sh test   install what is missing, build, run the whole test suite (+ sanitizer build)
 #   bash packaging/dev.sh build  install what is missing and build only
+#   bash packaging/dev.sh screenshots [DIR]  a short scripted studio session on the demo model, one PNG per stop
+#                                            (default DIR: docs/screenshots, the pictures the README shows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +57,11 @@ case "$MODE" in
     fi
     exec "$BUILD/app/bitstudio" --demo
     ;;
+  screenshots)
+    configure "$BUILD" -DCMAKE_BUILD_TYPE=Release
+    cmake --build "$BUILD" -j "$JOBS" --target bitstudio
+    QT_QPA_PLATFORM=offscreen "$BUILD/app/bitstudio" --demo --screenshot-dir "${2:-docs/screenshots}"
+    ;;
   test)
     start=$(date +%s)
     echo "== release build with warnings as errors"
@@ -73,7 +80,7 @@ case "$MODE" in
     echo "== total $(( $(date +%s) - start )) s"
     ;;
   *)
-    echo "usage: bash packaging/dev.sh run|test|build" >&2
+    echo "usage: bash packaging/dev.sh run|test|build|screenshots [DIR]" >&2
     exit 2
     ;;
 esac

@@ -209,7 +209,7 @@ ComparePanel::ComparePanel(QWidget* parent) : QWidget(parent)
     m_progress = new QProgressBar(this);
     m_progress->setRange(0, 1);
     m_progress->setValue(0);
-    m_progress->setTextVisible(true);
+    m_progress->setTextVisible(false);
     buttons->addWidget(m_run);
     buttons->addWidget(m_cancel);
     buttons->addWidget(m_progress, 1);
@@ -301,6 +301,7 @@ void ComparePanel::setBusy(bool busy)
         m_progress->setRange(0, 1);
         m_progress->setValue(0);
     }
+    m_progress->setTextVisible(busy); // an idle bar says nothing (not "0%" after a finished job)
     updateEnabled();
 }
 

@@ -312,6 +312,7 @@ void ExportPanel::setExporting(bool exporting)
         m_progress->setRange(0, 1);
         m_progress->setValue(0);
     }
+    m_progress->setTextVisible(exporting); // an idle bar says nothing (not "0%" after a finished job)
     updateEnabled();
 }
 

@@ -75,8 +75,9 @@ StudioTour::StudioTour(MainWindow& window, const QString& directory, QObject* pa
              return true;
          }},
         {QStringLiteral("03-run-midway"),
-         [&window, run, blocksDone] {
+         [&window, run, blocksDone, work = m_work.path()] {
              window.showPage(run);
+             run->setRunPath(QDir(work).filePath(QStringLiteral("demo.h5")));
              CalibrationSettings s = run->calibrationPanel()->settings();
              s.samples = 16;
              s.seqLen = 128;
@@ -95,9 +96,9 @@ StudioTour::StudioTour(MainWindow& window, const QString& directory, QObject* pa
         {QStringLiteral("05-spectra"),
          [run] { run->runView()->selectTensor("blk.2.ffn_down.weight"); }, [] { return true; }},
         {QStringLiteral("06-export"),
-         [&window, exporter, dir = m_directory] {
+         [&window, exporter, work = m_work.path()] {
              window.showPage(exporter);
-             exporter->panel()->pathEdit()->setText(QDir(dir).filePath(QStringLiteral("demo-q1_0.gguf")));
+             exporter->panel()->pathEdit()->setText(QDir(work).filePath(QStringLiteral("demo-q1_0.gguf")));
          },
          [exporter, exported] {
              if (!*exported && exporter->panel()->exportButton()->isEnabled() && !exporter->isBusy())

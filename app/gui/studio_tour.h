@@ -7,6 +7,7 @@
 #pragma once
 #include "gui/event_loop_probe.h"
 #include <QElapsedTimer>
+#include <QTemporaryDir>
 #include <QObject>
 #include <QString>
 #include <QStringList>
@@ -52,6 +53,7 @@ private:
     QElapsedTimer m_clock;
     QStringList m_saved, m_problems;
     EventLoopProbe m_probe;
+    QTemporaryDir m_work; // the tour's run file and export: never the user's files, never the pictures' folder
 };
 
 } // namespace studio
