@@ -41,7 +41,8 @@ const FamilyMember& arbRcMember()
             return std::make_unique<ArbRcRun>(options.at("iterations").get<int>());
         },
         .words = {.name = "ARB-RC",
-                  .fit = "row scale × signs × column scale (B = sgn(W), a = mean |w| per row, c from |w| / a per column)",
+                  .fit = "row scale × signs × column scale (B = sgn(W), a = mean |w| per row, c from |w| / a per "
+                         "column)",
                   .iteration = "Re-fitted every zone's row scales and column scales to its signs (and re-picked the "
                                "two sign planes of the salient zones)",
                   .objectiveName = "‖W_b − Ŵ_b‖²_F"}};

@@ -186,7 +186,8 @@ public:
             sentence += " (the column-group bitmap splits the salient columns the same way)";
         sentence += ", then fitted each zone by " + m_words.fit + "; the block objective is " +
                     formatNumber(objectiveAt(0)) + ".";
-        add(where + "partition and fit", std::move(sentence), objectiveAt(0), block, 0, values.empty() ? nullptr : &values[0]);
+        add(where + "partition and fit", std::move(sentence), objectiveAt(0), block, 0,
+            values.empty() ? nullptr : &values[0]);
         const std::size_t count = std::max(trace.size(), values.size());
         for (std::size_t t = 1; t < count; ++t)
             add(where + m_words.name + " iteration " + std::to_string(t),

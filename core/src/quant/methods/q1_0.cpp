@@ -186,16 +186,17 @@ QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics& diag)
         recordHessianStep(steps, ph, opt.percdamp, W, "so each column's error can be spread over the later columns");
     const std::string blockObjective = "tr(δ M δᵀ) of the block (δ = W_b − Q_b)";
     // A block step: the working matrix with the block replaced by Q (later columns as at block entry), or, when
-    // Q is null, the matrix as it is.
+    // Q is null, the matrix as it is. iteration: the scale refits before it (not monotone), −1 for the stored block.
     auto blockStep = [&](Eigen::Index b, std::string title, std::string sentence, double objective,
-                         const ColumnBlock* Q) {
+                         const ColumnBlock* Q, int iteration) {
         const Eigen::Index s = b * kBlock;
         MethodStep step{.title = "Block " + std::to_string(b + 1) + " · " + title,
                         .sentence = std::move(sentence),
                         .objective = objective,
                         .objectiveName = blockObjective,
                         .columnBegin = s,
-                        .columnEnd = s + kBlock};
+                        .columnEnd = s + kBlock,
+                        .iteration = iteration};
         if (steps.wantsSnapshot()) {
             step.snapshot = W;
             if (Q)
@@ -254,14 +255,14 @@ QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics& diag)
                               ", each column's sign taken after the earlier columns' errors were spread; block "
                               "objective " + formatNumber(last.objective) +
                               ". Then refitted d by least squares to these signs.",
-                          last.objective, &last.Q);
+                          last.objective, &last.Q, r);
         }
         Pass held = runPass(W0b, d, Ubb, M, &last.signs);
         if (steps.active())
             blockStep(b, "held signs",
                       "Kept the last pass's signs with the refitted scales: block objective " +
                           formatNumber(held.objective) + ".",
-                      held.objective, &held.Q);
+                      held.objective, &held.Q, opt.alternations);
         if (held.objective < best.objective) best = std::move(held), bestPass = opt.alternations + 1;
 
         W.middleCols(s, kBlock) = best.Q;
@@ -273,7 +274,7 @@ QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics& diag)
                                                        : "pass " + std::to_string(bestPass)) +
                           " (the lowest block objective; the alternation is not monotone) and spread its error "
                           "over the later columns.",
-                      best.objective, nullptr);
+                      best.objective, nullptr, -1);
         plane.signs.middleCols(s, kBlock) = best.signs;
         plane.rowScale.col(b) = best.d;
         loss += double(best.E.squaredNorm());
@@ -284,7 +285,8 @@ QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics& diag)
         MatrixXfR What(n, m);
         for (Eigen::Index g = 0; g < G; ++g)
             What.middleCols(g * kBlock, kBlock) =
-                plane.signs.middleCols(g * kBlock, kBlock).cast<float>().array().colwise() * plane.rowScale.col(g).array();
+                plane.signs.middleCols(g * kBlock, kBlock).cast<float>().array().colwise() *
+                plane.rowScale.col(g).array();
         return What;
     };
     auto layerStep = [&](std::string title, const std::string& sentence, double before) {

@@ -36,8 +36,9 @@ struct MethodStep {
                                                                   // NaN when the step has none
     std::string objectiveName{}; // what `objective` is, e.g. "‖W − Ŵ‖²_F", "tr(ΔW H ΔWᵀ)"; "" with a NaN objective
     Eigen::Index columnBegin = 0, columnEnd = 0; // the columns the step worked on ([0, m) for the whole matrix)
-    int iteration = -1;        // within its columns: 0 = the initial fit, t = after iteration t; −1 for other
-                               // steps. Where the method promises it, objectives never increase with t.
+    int iteration = -1;        // within its columns: 0 = the initial fit, t = after t iterations (q1_0: scale
+                               // refits); −1 for other steps. Where the method promises it (arb, arb-x, arb-rc,
+                               // output-align), objectives never increase with t.
     // The n × m matrix after the step: Ŵ where the columns are quantized; columns not quantized yet hold the
     // weights as the method is about to quantize them (compensated, or the corrected target). Empty once the
     // snapshots of the earlier steps fill kStepSnapshotBudget.
