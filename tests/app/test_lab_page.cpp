@@ -20,6 +20,7 @@
 #include <QSignalSpy>
 #include <QTableWidget>
 #include <QTest>
+#include <QToolButton>
 #include <catch2/catch.hpp>
 #include <cmath>
 
@@ -51,6 +52,11 @@ TEST_CASE("layer lab: arb-rc and sign side by side, every step shown", "[gui][la
     LabMethodPanel* b = view->methodB();
     a->setMethodId(QStringLiteral("arb-rc"));
     b->setMethodId(QStringLiteral("sign"));
+    a->optionsButton()->click(); // the generated options editor, as a user opens it
+    QDir().mkpath(QStringLiteral("/tmp/bitstudio-shots"));
+    QTest::qWait(20);
+    CHECK(page.grab().save(QStringLiteral("/tmp/bitstudio-shots/lab-page-before-run.png")));
+    a->optionsButton()->click();
 
     QSignalSpy busy(&page, &LabPage::busyChanged);
     REQUIRE(runAndWait(page));
