@@ -13,9 +13,10 @@ namespace {
 class ArbRun final : public MemberRun {
 public:
     explicit ArbRun(int iterations) : m_iterations(iterations) {}
-    ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>* trace) const override
+    ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>* trace,
+                       std::vector<MatrixXdR>* values) const override
     {
-        return fitArb(block.X, block.partition.zone, z, order, m_iterations, trace);
+        return fitArb(block.X, block.partition.zone, z, order, m_iterations, trace, values);
     }
 
 private:
@@ -39,7 +40,11 @@ const FamilyMember& arbMember()
         .rowMeans = true,
         .start = [](const nlohmann::json& options) -> std::unique_ptr<MemberRun> {
             return std::make_unique<ArbRun>(options.at("iterations").get<int>());
-        }};
+        },
+        .words = {.name = "ARB",
+                  .fit = "BRAQ (per row, the mean and the mean |·| of what is left, one sign plane per order)",
+                  .iteration = "Re-fitted every zone's row means and scales to its signs, then re-picked the signs",
+                  .objectiveName = "‖W_b − Ŵ_b‖²_F"}};
     return member;
 }
 

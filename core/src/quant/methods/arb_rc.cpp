@@ -12,9 +12,10 @@ namespace {
 class ArbRcRun final : public MemberRun {
 public:
     explicit ArbRcRun(int iterations) : m_iterations(iterations) {}
-    ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>* trace) const override
+    ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>* trace,
+                       std::vector<MatrixXdR>* values) const override
     {
-        return fitArbRc(block.X, block.partition.zone, z, order, m_iterations, trace);
+        return fitArbRc(block.X, block.partition.zone, z, order, m_iterations, trace, values);
     }
 
 private:
@@ -38,7 +39,13 @@ const FamilyMember& arbRcMember()
         .columnScales = true,
         .start = [](const nlohmann::json& options) -> std::unique_ptr<MemberRun> {
             return std::make_unique<ArbRcRun>(options.at("iterations").get<int>());
-        }};
+        },
+        .words = {.name = "ARB-RC",
+                  .fit = "row scale × signs × column scale (B = sgn(W), a = mean |w| per row, c from |w| / a per "
+                         "column)",
+                  .iteration = "Re-fitted every zone's row scales and column scales to its signs (and re-picked the "
+                               "two sign planes of the salient zones)",
+                  .objectiveName = "‖W_b − Ŵ_b‖²_F"}};
     return member;
 }
 

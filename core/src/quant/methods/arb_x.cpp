@@ -18,11 +18,27 @@ public:
     }
     std::optional<BlockMetric> blockMetric() const override { return m_metric; }
     bool splitsOnMetric() const override { return true; }
-    ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>* trace) const override
+    ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>* trace,
+                       std::vector<MatrixXdR>* values) const override
     {
         ZoneParams p = fitArb(block.X, block.partition.zone, z, order, m_iterations, nullptr);
-        refineArbX(block.X, block.partition.zone, z, block.view.metric, m_xIterations, p, trace);
+        refineArbX(block.X, block.partition.zone, z, block.view.metric, m_xIterations, p, trace, values);
         return p;
+    }
+    // Σ over zones and rows of r_J S r_Jᵀ, r the row's residual on the zone's entries J (refineArbX's loss).
+    double blockObjective(const BlockStep& block, const MatrixXdR& What) const override
+    {
+        const MatrixXu8R& zone = block.partition.zone;
+        const MatrixXdR R = block.X - What;
+        double total = 0;
+        for (int z = 0; z < kZones; ++z) {
+            MatrixXdR Rz = MatrixXdR::Zero(R.rows(), R.cols());
+            for (Eigen::Index i = 0; i < R.rows(); ++i)
+                for (Eigen::Index j = 0; j < R.cols(); ++j)
+                    if (zone(i, j) == z) Rz(i, j) = R(i, j);
+            total += (Rz * block.view.metric).cwiseProduct(Rz).sum();
+        }
+        return total;
     }
 
 private:
@@ -52,7 +68,12 @@ const FamilyMember& arbXMember()
         .start = [](const nlohmann::json& options) -> std::unique_ptr<MemberRun> {
             return std::make_unique<ArbXRun>(options.at("iterations").get<int>(), options.at("x_iterations").get<int>(),
                                              parseBlockMetric(options.at("block_metric").get<std::string>(), "arb-x"));
-        }};
+        },
+        .words = {.name = "ARB-X",
+                  .fit = "ARB (its alternating refinement of row means, scales and signs)",
+                  .iteration = "Re-fitted every zone's row means and scales under the block's input metric S, "
+                               "signs frozen",
+                  .objectiveName = "Σ r S rᵀ (r = W_b − Ŵ_b per row and zone)"}};
     return member;
 }
 

@@ -12,7 +12,8 @@ namespace {
 
 class BillmRun final : public MemberRun {
 public:
-    ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>*) const override
+    ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>*,
+                       std::vector<MatrixXdR>*) const override
     {
         return fitBraq(block.X, block.partition.zone, z, order);
     }
@@ -26,7 +27,10 @@ const FamilyMember& billmMember()
         .id = "billm",
         .options = familyOptions(false),
         .rowMeans = true,
-        .start = [](const nlohmann::json&) -> std::unique_ptr<MemberRun> { return std::make_unique<BillmRun>(); }};
+        .start = [](const nlohmann::json&) -> std::unique_ptr<MemberRun> { return std::make_unique<BillmRun>(); },
+        .words = {.name = "BiLLM",
+                  .fit = "BRAQ (per row, the mean and the mean |·| of what is left, one sign plane per order)",
+                  .objectiveName = "‖W_b − Ŵ_b‖²_F"}};
     return member;
 }
 

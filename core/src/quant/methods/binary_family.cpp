@@ -8,6 +8,8 @@
 #include "bq/util/fp16.h"
 #include "method_memory.h"
 #include "option_reader.h"
+#include "step_recorder.h"
+#include <optional>
 #include <stdexcept>
 
 namespace bq::quant::binary {
@@ -130,13 +132,136 @@ double residentPerWeight(const FamilyMember& member, Eigen::Index rows, Eigen::I
            (member.columnScales ? 4.0 * planes / n : 0.0);
 }
 
+using methods::changeText;
+using methods::formatNumber;
+
+// The Layer lab's steps of one layer (QuantizeRequest::recordSteps): the Hessian, then per block the partition
+// with the initial zone fits, every iteration of the member's fits, and the stored block. A stored block's step
+// waits for the compensation to spread its error, so its snapshot shows the later columns as the next block
+// sees them.
+class FamilySteps {
+public:
+    FamilySteps(const FamilyMember& member, const QuantizeRequest& request, MethodDiagnostics& diagnostics,
+                const MatrixXfR& W)
+        : m_words(member.words), m_steps(request, diagnostics), m_W(W)
+    {
+    }
+    bool active() const { return m_steps.active(); }
+    // Whether this block's fits should report their values (the snapshots still fit the budget).
+    bool wantsValues() const { return m_steps.wantsSnapshot(); }
+
+    void hessian(const PreparedHessian& ph, double percdamp)
+    {
+        std::string what = "so each block's error can be spread over the later columns and its diagonal ranks the "
+                           "columns' salience";
+        if (!m_words.prepare.empty())
+            what += "; before that it " + m_words.prepare;
+        recordHessianStep(m_steps, ph, percdamp, m_W, what);
+    }
+
+    // The fits of one block: the objective after init and each iteration (trace[t]; a member that does not
+    // iterate has no trace, its zones are the initial fit); values[t], when asked for, the block's Ŵ_b then.
+    void fits(const BlockStep& block, const MemberRun& run, const PartitionOptions& po,
+              const std::array<ZoneParams, kZones>& zones, const std::vector<double>& trace,
+              const std::vector<MatrixXdR>& values)
+    {
+        flush();
+        const Eigen::Index s = block.view.begin;
+        const std::string where = "Block " + std::to_string(s / kBlock + 1) + " · ";
+        double fitted = std::numeric_limits<double>::quiet_NaN();
+        if (trace.empty()) {
+            MatrixXdR V = MatrixXdR::Zero(block.X.rows(), block.X.cols());
+            for (int z = 0; z < kZones; ++z)
+                if (z != SalientDense || po.cgb)
+                    V += zoneValue(zones[std::size_t(z)], block.partition.zone, z);
+            fitted = run.blockObjective(block, V);
+        }
+        auto objectiveAt = [&](std::size_t t) { return t < trace.size() ? trace[t] : fitted; };
+        const std::string salience = po.hessianSalience ? "W²/U_jj²" : "|W|";
+        std::string sentence = "Ranked the block's columns by salience " + salience + " and kept " +
+                               std::to_string(block.partition.salientCount) +
+                               " salient column(s) with two sign planes, split the rest at a searched break point "
+                               "into a sparse and a concentrated zone";
+        if (po.cgb)
+            sentence += " (the column-group bitmap splits the salient columns the same way)";
+        sentence += ", then fitted each zone by " + m_words.fit + "; the block objective is " +
+                    formatNumber(objectiveAt(0)) + ".";
+        add(where + "partition and fit", std::move(sentence), objectiveAt(0), block, 0,
+            values.empty() ? nullptr : &values[0]);
+        const std::size_t count = std::max(trace.size(), values.size());
+        for (std::size_t t = 1; t < count; ++t)
+            add(where + m_words.name + " iteration " + std::to_string(t),
+                m_words.iteration + "; the objective " + changeText(objectiveAt(t - 1), objectiveAt(t)) + ".",
+                objectiveAt(t), block, int(t), t < values.size() ? &values[t] : nullptr);
+    }
+
+    // The block as stored (fp16 scales); recorded once its error is spread (flush).
+    void stored(const BlockStep& block, const MemberRun& run, const MatrixXfR& Q, bool rowMeans)
+    {
+        const double objective = run.blockObjective(block, Q.cast<double>());
+        m_pending = MethodStep{
+            .title = "Block " + std::to_string(block.view.begin / kBlock + 1) + " · stored",
+            .sentence = std::string("Rounded the scales") + (rowMeans ? " and means" : "") +
+                        " to fp16 (objective " + formatNumber(objective) +
+                        "), stored the block's signs and bitmaps, and spread its error, divided by U_jj, over the "
+                        "later columns.",
+            .objective = objective,
+            .objectiveName = m_words.objectiveName,
+            .columnBegin = block.view.begin,
+            .columnEnd = block.view.end};
+    }
+
+    // Records the stored block, if any: called when the next block starts and after the last one.
+    void flush()
+    {
+        if (!m_pending)
+            return;
+        if (m_steps.wantsSnapshot())
+            m_pending->snapshot = m_W;
+        m_steps.add(std::move(*m_pending));
+        m_pending.reset();
+    }
+
+private:
+    // A fit step: the working matrix with the block replaced by `value` (when given).
+    void add(std::string title, std::string sentence, double objective, const BlockStep& block, int iteration,
+             const MatrixXdR* value)
+    {
+        MethodStep step{.title = std::move(title),
+                        .sentence = std::move(sentence),
+                        .objective = objective,
+                        .objectiveName = m_words.objectiveName,
+                        .columnBegin = block.view.begin,
+                        .columnEnd = block.view.end,
+                        .iteration = iteration};
+        if (value && m_steps.wantsSnapshot()) {
+            step.snapshot = m_W;
+            step.snapshot.middleCols(block.view.begin, value->cols()) = value->cast<float>();
+        }
+        m_steps.add(std::move(step));
+    }
+
+    const MemberWords& m_words;
+    methods::StepRecorder m_steps;
+    const MatrixXfR& m_W; // the working matrix of the compensation
+    std::optional<MethodStep> m_pending;
+};
+
 } // namespace
 
 void MemberRun::prepare(const QuantizeRequest&, const Eigen::MatrixXd&, MatrixXfR&) {}
 
-void MemberRun::refineBlock(const BlockStep&, std::array<ZoneParams, kZones>&, std::vector<double>&) {}
+void MemberRun::refineBlock(const BlockStep&, std::array<ZoneParams, kZones>&, std::vector<double>&,
+                            std::vector<MatrixXdR>*)
+{
+}
 
 void MemberRun::blockDone(const BlockStep&, const MatrixXfR&) {}
+
+double MemberRun::blockObjective(const BlockStep& block, const MatrixXdR& What) const
+{
+    return (block.X - What).squaredNorm();
+}
 
 std::vector<OptionSpec> familyOptions(bool withCgb)
 {
@@ -216,6 +341,9 @@ QuantizedLinear quantizeBinaryFamily(const FamilyMember& member, const QuantizeR
     PreparedHessian ph = prepareHessian(gram, opt.percdamp, &W, request.tensor);
     if (ph.retries > 0)
         diagnostics.notes.push_back("Cholesky retried " + std::to_string(ph.retries) + "× with 10× damping");
+    FamilySteps steps(member, request, diagnostics, W);
+    if (steps.active())
+        steps.hessian(ph, opt.percdamp);
 
     QuantizedLinear q;
     q.tensor = request.tensor;
@@ -261,13 +389,27 @@ QuantizedLinear quantizeBinaryFamily(const FamilyMember& member, const QuantizeR
         const BlockStep step{v, X, part};
         std::array<ZoneParams, kZones> zones;
         std::vector<double> zoneTrace, blockTrace;
+        // The step recording's values of the fits (each zone's added up), only while snapshots fit the budget.
+        const bool record = steps.active(), withValues = record && steps.wantsValues();
+        std::vector<MatrixXdR> zoneValues, blockValues;
         for (int z = 0; z < kZones; ++z) {
             if (z == SalientDense && !cgb) continue;
-            zones[std::size_t(z)] = run->fitZone(step, z, isSalientZone(z) ? 2 : 1, &zoneTrace);
+            zones[std::size_t(z)] =
+                run->fitZone(step, z, isSalientZone(z) ? 2 : 1, &zoneTrace, withValues ? &zoneValues : nullptr);
             addTrace(blockTrace, zoneTrace);
+            if (withValues) {
+                if (zoneValues.empty()) // a fit that does not iterate: its result is the initial fit
+                    zoneValues.push_back(zoneValue(zones[std::size_t(z)], part.zone, z));
+                blockValues.resize(std::max(blockValues.size(), zoneValues.size()), MatrixXdR::Zero(n, w));
+                for (std::size_t t = 0; t < zoneValues.size(); ++t)
+                    blockValues[t] += zoneValues[t];
+                zoneValues.clear();
+            }
         }
-        run->refineBlock(step, zones, blockTrace);
+        run->refineBlock(step, zones, blockTrace, withValues ? &blockValues : nullptr);
         addTrace(trace, blockTrace);
+        if (record)
+            steps.fits(step, *run, opt.partition, zones, blockTrace, blockValues);
 
         const int gi = int(g);
         for (std::size_t pi = 0; pi < layout.size(); ++pi) {
@@ -292,9 +434,13 @@ QuantizedLinear quantizeBinaryFamily(const FamilyMember& member, const QuantizeR
         }
         MatrixXfR Q = reconstructBlock(q, s, e);
         run->blockDone(step, Q);
+        if (record)
+            steps.stored(step, *run, Q, member.rowMeans);
         return Q;
     };
     compensateBlockJoint(W, ph, bj, quantizeBlock, request.cancel);
+    if (steps.active())
+        steps.flush();
 
     diagnostics.objectiveTrace = trace;
     q.storageBitsPerWeight = familyStorageBits(member, n, m, salientTotal, cgb);

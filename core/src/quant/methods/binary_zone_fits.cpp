@@ -43,6 +43,16 @@ double rowError(const MatrixXdR& X, const ZoneParams& p, Eigen::Index i, const s
     return e;
 }
 
+// Row i's zone values into `out` (the step recording of the row-by-row fits).
+void writeRowValues(const ZoneParams& p, Eigen::Index i, const std::vector<int>& idx, MatrixXdR& out)
+{
+    for (int j : idx) {
+        double v = p.mean.size() ? p.mean[i] : 0.0;
+        for (int o = 0; o < p.order; ++o) v += p.alpha[std::size_t(o)][i] * p.sign[std::size_t(o)](i, j);
+        out(i, j) = v;
+    }
+}
+
 // Keeps scales ≥ 0 by moving the sign into B (same values).
 void normalizeRowSigns(ZoneParams& p, const MatrixXu8R& zone, int z)
 {
@@ -105,11 +115,12 @@ ZoneParams fitBraq(const MatrixXdR& X, const MatrixXu8R& zone, int z, int order)
 }
 
 ZoneParams fitArb(const MatrixXdR& X, const MatrixXu8R& zone, int z, int order, int iterations,
-                  std::vector<double>* trace)
+                  std::vector<double>* trace, std::vector<MatrixXdR>* values)
 {
     ZoneParams p = fitBraq(X, zone, z, order);
     const Eigen::Index n = X.rows();
     if (trace) trace->assign(std::size_t(iterations + 1), 0.0);
+    if (values) values->assign(std::size_t(iterations + 1), MatrixXdR::Zero(n, X.cols()));
     std::vector<int> idx;
     for (Eigen::Index i = 0; i < n; ++i) {
         rowIndices(zone, z, i, idx);
@@ -119,6 +130,7 @@ ZoneParams fitArb(const MatrixXdR& X, const MatrixXu8R& zone, int z, int order, 
         double& a1 = p.alpha[0][i];
         auto& b1 = p.sign[0];
         if (trace) (*trace)[0] += rowError(X, p, i, idx);
+        if (values) writeRowValues(p, i, idx, (*values)[0]);
         for (int t = 0; t < iterations; ++t) {
             if (order == 1) {
                 double d = 0;
@@ -153,6 +165,7 @@ ZoneParams fitArb(const MatrixXdR& X, const MatrixXu8R& zone, int z, int order, 
                 }
             }
             if (trace) (*trace)[std::size_t(t + 1)] += rowError(X, p, i, idx);
+            if (values) writeRowValues(p, i, idx, (*values)[std::size_t(t + 1)]);
         }
     }
     normalizeRowSigns(p, zone, z);
@@ -160,7 +173,7 @@ ZoneParams fitArb(const MatrixXdR& X, const MatrixXu8R& zone, int z, int order, 
 }
 
 void refineArbX(const MatrixXdR& X, const MatrixXu8R& zone, int z, const Eigen::MatrixXd& S, int iterations,
-                ZoneParams& p, std::vector<double>* trace)
+                ZoneParams& p, std::vector<double>* trace, std::vector<MatrixXdR>* values)
 {
     const Eigen::Index n = X.rows(), w = X.cols();
     const int K = 1 + p.order; // θ = (μ, α₁[, α₂]) with basis e₀ = mask, e_o = b_o ⊙ mask
@@ -183,9 +196,17 @@ void refineArbX(const MatrixXdR& X, const MatrixXu8R& zone, int z, const Eigen::
     const Eigen::VectorXd c0 = (T * S).cwiseProduct(T).rowwise().sum();
     const double scale = S.diagonal().cwiseAbs().mean();
     if (trace) trace->assign(std::size_t(iterations + 1), 0.0);
+    if (values) values->assign(std::size_t(iterations + 1), MatrixXdR::Zero(n, w));
     Eigen::VectorXd theta(K);
+    std::vector<int> idx;
     for (Eigen::Index i = 0; i < n; ++i) {
-        if (A[0][i] <= 0) continue; // empty zone row
+        if (A[0][i] <= 0) { // empty zone row: nothing to refine
+            if (values) {
+                rowIndices(zone, z, i, idx);
+                for (MatrixXdR& out : *values) writeRowValues(p, i, idx, out);
+            }
+            continue;
+        }
         theta[0] = p.mean[i];
         for (int o = 0; o < p.order; ++o) theta[o + 1] = p.alpha[std::size_t(o)][i];
         auto loss = [&] {
@@ -196,7 +217,17 @@ void refineArbX(const MatrixXdR& X, const MatrixXu8R& zone, int z, const Eigen::
             }
             return L;
         };
+        auto record = [&](int t) { // the row's values θ₀ + Σ_o θ_o b_o on its zone entries
+            MatrixXdR& out = (*values)[std::size_t(t)];
+            for (Eigen::Index j = 0; j < w; ++j) {
+                if (E[0](i, j) == 0) continue;
+                double v = theta[0];
+                for (int k = 1; k < K; ++k) v += theta[k] * E[std::size_t(k)](i, j);
+                out(i, j) = v;
+            }
+        };
         if (trace) (*trace)[0] += loss();
+        if (values) record(0);
         for (int t = 0; t < iterations; ++t) {
             for (int k = 0; k < K; ++k) { // exact coordinate minimizer; a vanishing denominator keeps θ_k
                 const double akk = A[std::size_t(k * K + k)][i];
@@ -207,6 +238,7 @@ void refineArbX(const MatrixXdR& X, const MatrixXu8R& zone, int z, const Eigen::
                 theta[k] = num / akk;
             }
             if (trace) (*trace)[std::size_t(t + 1)] += loss();
+            if (values) record(t + 1);
         }
         p.mean[i] = theta[0];
         for (int o = 0; o < p.order; ++o) p.alpha[std::size_t(o)][i] = theta[o + 1];
@@ -243,7 +275,7 @@ void rcInit(const MatrixXdR& absY, const MatrixXdR& M, Eigen::VectorXd& a, Eigen
 } // namespace
 
 ZoneParams fitArbRc(const MatrixXdR& X, const MatrixXu8R& zone, int z, int order, int iterations,
-                    std::vector<double>* trace)
+                    std::vector<double>* trace, std::vector<MatrixXdR>* values)
 {
     const Eigen::Index n = X.rows(), w = X.cols();
     ZoneParams p = emptyParams(n, w, order, false);
@@ -256,6 +288,11 @@ ZoneParams fitArbRc(const MatrixXdR& X, const MatrixXu8R& zone, int z, int order
         v.array().colwise() *= p.alpha[std::size_t(o)].array();
         v.array().rowwise() *= p.col[std::size_t(o)].transpose().array();
         return v;
+    };
+    auto value = [&] {
+        MatrixXdR V = stage(0);
+        for (int o = 1; o < order; ++o) V += stage(o);
+        return V;
     };
     auto error = [&] {
         MatrixXdR R = Xm;
@@ -273,6 +310,7 @@ ZoneParams fitArbRc(const MatrixXdR& X, const MatrixXu8R& zone, int z, int order
         rcInit(R.cwiseAbs(), M, p.alpha[1], p.col[1]);
     }
     if (trace) trace->assign(1, error());
+    if (values) values->assign(1, value());
     for (int t = 0; t < iterations; ++t) {
         if (order == 1) {
             rcScaleStep(Xm.cwiseAbs(), M, p.alpha[0], p.col[0]); // B = sgn(W) kept: B ⊙ W = |W|
@@ -296,6 +334,7 @@ ZoneParams fitArbRc(const MatrixXdR& X, const MatrixXu8R& zone, int z, int order
                 }
         }
         if (trace) trace->push_back(error());
+        if (values) values->push_back(value());
     }
     // scales ≥ 0: move signs into B (row first, then column)
     for (int o = 0; o < order; ++o) {

@@ -7,6 +7,7 @@
 #include "method_memory.h"
 #include "minmax_grid.h"
 #include "option_reader.h"
+#include "step_recorder.h"
 #include <vector>
 
 namespace bq::quant::methods {
@@ -67,6 +68,10 @@ QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics& diag)
     if (ph.retries > 0)
         diag.notes.push_back("Cholesky retried " + std::to_string(ph.retries) + "× with 10× damping (λ = " +
                              std::to_string(ph.damping) + ")");
+    StepRecorder steps(request, diag);
+    if (steps.active())
+        recordHessianStep(steps, ph, opt.percdamp, W, "so each column's rounding error can be spread over the columns "
+                                                    "to its right");
 
     CodePlane c;
     c.bits = opt.bits;
@@ -94,6 +99,23 @@ QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics& diag)
             q[i] = grid.value(code);
         }
     };
+    if (steps.active())
+        cq.onBlockDone = [&, before = 0.0](Eigen::Index begin, Eigen::Index end, const MatrixXfR& current,
+                                           double loss) mutable {
+            MethodStep step{.title = "Columns " + std::to_string(begin) + "–" + std::to_string(end - 1),
+                            .sentence = "Rounded these columns one at a time to each row's " +
+                                        std::to_string(opt.bits) +
+                                        "-bit grid and spread each column's rounding error over the columns to its "
+                                        "right (through U); the loss so far " + changeText(before, loss) + ".",
+                            .objective = loss,
+                            .objectiveName = "tr(ΔW H ΔWᵀ) so far (Σ‖E‖²)",
+                            .columnBegin = begin,
+                            .columnEnd = end};
+            if (steps.wantsSnapshot())
+                step.snapshot = current;
+            steps.add(std::move(step));
+            before = loss;
+        };
     const double loss = compensateColumnwise(W, ph.U, 128, cq, request.cancel);
     diag.objectiveTrace.push_back(loss);
 

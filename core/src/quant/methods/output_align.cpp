@@ -54,12 +54,21 @@ public:
         if (m_gate != AmpGate::Off) m_Zamp = dense::multiplyABt(m_Wtilde.cast<double>(), m_G);
     }
 
-    ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>*) const override
+    ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>*,
+                       std::vector<MatrixXdR>*) const override
     {
         return fitArbRc(block.X, block.partition.zone, z, order, m_initIterations, nullptr);
     }
 
-    void refineBlock(const BlockStep& block, std::array<ZoneParams, kZones>& zones, std::vector<double>& trace) override
+    // tr((Ŵ_b − T) M (Ŵ_b − T)ᵀ), T the block of the corrected target (alignBlockOutput's objective).
+    double blockObjective(const BlockStep& block, const MatrixXdR& What) const override
+    {
+        const MatrixXdR D = What - block.X;
+        return (D * block.view.metric).cwiseProduct(D).sum();
+    }
+
+    void refineBlock(const BlockStep& block, std::array<ZoneParams, kZones>& zones, std::vector<double>& trace,
+                     std::vector<MatrixXdR>* values) override
     {
         const Eigen::Index s = block.view.begin, w = block.view.end - block.view.begin;
         OutputAlignBlock blk;
@@ -79,7 +88,7 @@ public:
             W0b = m_Wtilde.middleCols(s, w).cast<double>();
             blk.ampGradient = [&](const MatrixXdR& What) -> MatrixXdR { return 2.0 * (ZG + (What - W0b) * GtG); };
         }
-        alignBlockOutput(blk, zones, &trace);
+        alignBlockOutput(blk, zones, &trace, values);
     }
 
     void blockDone(const BlockStep& block, const MatrixXfR& Q) override
@@ -128,7 +137,15 @@ const FamilyMember& outputAlignMember()
         .columnScales = true,
         .start = [](const nlohmann::json& options) -> std::unique_ptr<MemberRun> {
             return std::make_unique<OutputAlignRun>(options);
-        }};
+        },
+        .words = {.name = "output-align",
+                  .prepare = "replaced W by the corrected target W̃ = W Cᵀ(Ĥ + ρI)⁻¹ (fitting W̃ under Ĥ fits the "
+                             "full-precision output from the quantized-stream inputs)",
+                  .fit = "ARB-RC on the corrected target",
+                  .iteration = "Updated the row scales (every mod_k-th iteration), swept the signs and re-solved the "
+                               "column scales of every zone toward the output target, each move gated by the "
+                               "attention-matrix-preservation gradient",
+                  .objectiveName = "tr((Ŵ_b − W̃_b) M (Ŵ_b − W̃_b)ᵀ)"}};
     return member;
 }
 

@@ -51,7 +51,8 @@ struct Plane {
 
 } // namespace
 
-void alignBlockOutput(const OutputAlignBlock& blk, std::array<ZoneParams, kZones>& zones, std::vector<double>* trace)
+void alignBlockOutput(const OutputAlignBlock& blk, std::array<ZoneParams, kZones>& zones, std::vector<double>* trace,
+                      std::vector<MatrixXdR>* values)
 {
     const MatrixXdR& T = *blk.target;
     const Eigen::MatrixXd& M = *blk.metric;
@@ -86,6 +87,7 @@ void alignBlockOutput(const OutputAlignBlock& blk, std::array<ZoneParams, kZones
     MatrixXdR RM = timesMetric(T - What, M);
     auto objective = [&] { return RM.cwiseProduct(T - current()).sum(); };
     if (trace) trace->assign(1, objective());
+    if (values) values->assign(1, current());
     const double diagMean = std::max(1e-300, M.diagonal().cwiseAbs().mean());
 
     MatrixXdR gamma;
@@ -180,6 +182,7 @@ void alignBlockOutput(const OutputAlignBlock& blk, std::array<ZoneParams, kZones
                 }
         }
         if (trace) trace->push_back(objective());
+        if (values) values->push_back(current());
     }
 }
 

@@ -12,6 +12,7 @@
 #include "method_factories.h"
 #include "method_memory.h"
 #include "option_reader.h"
+#include "step_recorder.h"
 #include <Eigen/Cholesky>
 #include <cmath>
 #include <limits>
@@ -180,6 +181,29 @@ QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics& diag)
         diag.notes.push_back("Cholesky retried " + std::to_string(ph.retries) + "× with 10× damping (λ = " +
                              std::to_string(ph.damping) + ")");
     const Eigen::MatrixXf Uf = ph.U.cast<float>();
+    StepRecorder steps(request, diag);
+    if (steps.active())
+        recordHessianStep(steps, ph, opt.percdamp, W, "so each column's error can be spread over the later columns");
+    const std::string blockObjective = "tr(δ M δᵀ) of the block (δ = W_b − Q_b)";
+    // A block step: the working matrix with the block replaced by Q (later columns as at block entry), or, when
+    // Q is null, the matrix as it is. iteration: the scale refits before it (not monotone), −1 for the stored block.
+    auto blockStep = [&](Eigen::Index b, std::string title, std::string sentence, double objective,
+                         const ColumnBlock* Q, int iteration) {
+        const Eigen::Index s = b * kBlock;
+        MethodStep step{.title = "Block " + std::to_string(b + 1) + " · " + title,
+                        .sentence = std::move(sentence),
+                        .objective = objective,
+                        .objectiveName = blockObjective,
+                        .columnBegin = s,
+                        .columnEnd = s + kBlock,
+                        .iteration = iteration};
+        if (steps.wantsSnapshot()) {
+            step.snapshot = W;
+            if (Q)
+                step.snapshot.middleCols(s, kBlock) = *Q;
+        }
+        steps.add(std::move(step));
+    };
 
     SignPlane plane;
     plane.group = int(kBlock);
@@ -218,25 +242,81 @@ QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics& diag)
         }
 
         Pass best, last;
+        int bestPass = 0; // 1 .. alternations, or alternations + 1 for the held signs
         for (int r = 0; r < opt.alternations; ++r) {
             last = runPass(W0b, d, Ubb, M, nullptr);
             d = refit(W0b, last.signs, M);
-            if (last.objective < best.objective) best = last;
+            if (last.objective < best.objective) best = last, bestPass = r + 1;
+            if (steps.active())
+                blockStep(b, "pass " + std::to_string(r + 1),
+                          "Fixed the block's columns one at a time as ±d with the scales d from " +
+                              std::string(r == 0 ? (opt.diagInit ? "the Diag(H)-weighted mean |w|" : "mean |w|")
+                                                 : "the previous refit") +
+                              ", each column's sign taken after the earlier columns' errors were spread; block "
+                              "objective " + formatNumber(last.objective) +
+                              ". Then refitted d by least squares to these signs.",
+                          last.objective, &last.Q, r);
         }
         Pass held = runPass(W0b, d, Ubb, M, &last.signs);
-        if (held.objective < best.objective) best = std::move(held);
+        if (steps.active())
+            blockStep(b, "held signs",
+                      "Kept the last pass's signs with the refitted scales: block objective " +
+                          formatNumber(held.objective) + ".",
+                      held.objective, &held.Q, opt.alternations);
+        if (held.objective < best.objective) best = std::move(held), bestPass = opt.alternations + 1;
 
         W.middleCols(s, kBlock) = best.Q;
         propagateBlockError(W, s, e, best.E, Uf);
+        if (steps.active())
+            blockStep(b, "stored",
+                      "Kept " +
+                          (bestPass > opt.alternations ? std::string("the held signs")
+                                                       : "pass " + std::to_string(bestPass)) +
+                          " (the lowest block objective; the alternation is not monotone) and spread its error "
+                          "over the later columns.",
+                      best.objective, nullptr, -1);
         plane.signs.middleCols(s, kBlock) = best.signs;
         plane.rowScale.col(b) = best.d;
         loss += double(best.E.squaredNorm());
     }
     diag.objectiveTrace.push_back(loss);
+    // The lab's last steps: the layer objective against the original weights, before and after the polish.
+    auto dequantized = [&] {
+        MatrixXfR What(n, m);
+        for (Eigen::Index g = 0; g < G; ++g)
+            What.middleCols(g * kBlock, kBlock) =
+                plane.signs.middleCols(g * kBlock, kBlock).cast<float>().array().colwise() *
+                plane.rowScale.col(g).array();
+        return What;
+    };
+    auto layerStep = [&](std::string title, const std::string& sentence, double before) {
+        const MatrixXfR What = dequantized();
+        const double objective = hessianDistance(W0, What, ph.H);
+        MethodStep step{.title = std::move(title),
+                        .sentence = sentence + changeText(before, objective) + ".",
+                        .objective = objective,
+                        .objectiveName = kHessianErrorName,
+                        .columnEnd = m};
+        if (steps.wantsSnapshot())
+            step.snapshot = What;
+        steps.add(std::move(step));
+        return objective;
+    };
+    double layerObjective = 0;
+    if (steps.active())
+        layerObjective = layerStep("All blocks", "Every block is stored as fp16 d × 128 signs; against the original "
+                                                 "weights the layer objective ",
+                                   std::numeric_limits<double>::quiet_NaN());
     if (opt.polish) {
         const int improved = polish(W0, ph.H, plane.signs, plane.rowScale, request);
         diag.notes.push_back("polish lowered the objective of " + std::to_string(improved) + " of " +
                              std::to_string(n) + " rows");
+        if (steps.active())
+            layerStep("Polish",
+                      "Re-solved each row's scales by least squares for its final signs against the original weights "
+                      "under H, keeping them in " + std::to_string(improved) + " of " + std::to_string(n) +
+                          " rows (where they lower the row's objective); the objective ",
+                      layerObjective);
     }
 
     QuantizedLinear out = emptyResult(request, kId);

@@ -11,6 +11,7 @@
 #include "method_factories.h"
 #include "method_memory.h"
 #include "option_reader.h"
+#include "step_recorder.h"
 #include <Eigen/Cholesky>
 #include <cmath>
 #include <vector>
@@ -137,6 +138,53 @@ Levels fitLevels(const Eigen::VectorXf& x, const Options& opt)
     return L;
 }
 
+// The lab's steps: Ŵ with the first p planes of the result, p = 1 .. k (after the mean, when there is one). For
+// the pure greedy fit these are exactly its intermediate states; after a refinement or the compensation they
+// show what each final plane adds.
+void recordSteps(StepRecorder& steps, const MatrixXfR& W, const QuantizedLinear& out, const Options& opt)
+{
+    const Eigen::Index m = W.cols();
+    const std::string groups = opt.group <= 0 ? "row" : "row and group of " + std::to_string(opt.group) + " columns";
+    std::string after;
+    if (opt.refine > 0)
+        after = std::to_string(opt.refine) + " least-squares refinement(s)";
+    if (opt.compensate)
+        after += (after.empty() ? "" : " and ") + std::string("the error compensation");
+    QuantizedLinear partial = out;
+    double before = squaredDistance(W, MatrixXfR::Zero(W.rows(), m));
+    auto add = [&](std::string title, std::string sentence) {
+        const MatrixXfR What = partial.dequantize();
+        const double error = squaredDistance(W, What);
+        MethodStep step{.title = std::move(title),
+                        .sentence = std::move(sentence) + "; the error " + changeText(before, error) + ".",
+                        .objective = error,
+                        .objectiveName = kWeightErrorName,
+                        .columnEnd = m};
+        if (steps.wantsSnapshot())
+            step.snapshot = What;
+        steps.add(std::move(step));
+        before = error;
+    };
+    if (opt.mean) {
+        partial.planes.resize(1);
+        partial.planes[0].rowScale.setZero();
+        add("Mean", "Fitted one fp16 offset μ = mean(w) per " + groups + "; the planes binarize w − μ");
+    }
+    for (int p = 1; p <= opt.k; ++p) {
+        partial.planes.assign(out.planes.begin(), out.planes.begin() + p);
+        const std::string title = "Plane " + std::to_string(p) + " of " + std::to_string(opt.k);
+        if (!after.empty())
+            add(title, "Added plane " + std::to_string(p) + " of the final result (its signs and scales as " + after +
+                           " left them)");
+        else if (p == 1)
+            add(title, "Took the sign of every weight" + std::string(opt.mean ? " minus μ" : "") +
+                           " and scaled it by fp16(mean |value|) per " + groups);
+        else
+            add(title, "Binarized what the first " + std::to_string(p - 1) +
+                           " plane(s) left: its signs, scaled by its fp16(mean |value|) per " + groups);
+    }
+}
+
 QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics& diag)
 {
     const MatrixXfR& W0 = requireWeight(request, kId);
@@ -186,6 +234,8 @@ QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics& diag)
     else quantizeColumnwise(W, 128, cq, request.cancel);
 
     out.storageBitsPerWeight = bits(n, m, request.options);
+    if (StepRecorder steps(request, diag); steps.active())
+        recordSteps(steps, W0, out, opt);
     return out;
 }
 

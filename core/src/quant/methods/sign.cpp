@@ -3,6 +3,7 @@
 #include "method_factories.h"
 #include "method_memory.h"
 #include "option_reader.h"
+#include "step_recorder.h"
 #include "bq/util/fp16.h"
 #include <cmath>
 
@@ -32,7 +33,34 @@ double residentPerWeight(Eigen::Index, Eigen::Index m, const nlohmann::json& opt
     return 1.0 + 4.0 * double(groupsPerRow(m, readGroup(options))) / double(m);
 }
 
-QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics&)
+// The lab's two steps: the sign pattern at scale 1, then the scales that make it a least-squares fit.
+void recordSteps(StepRecorder& steps, const MatrixXfR& W, const QuantizedLinear& q, int group)
+{
+    const MatrixXfR B = q.planes[0].signs.cast<float>();
+    const MatrixXfR What = q.dequantize();
+    const double signError = squaredDistance(W, B), error = squaredDistance(W, What);
+    const std::string where = group <= 0 ? "each row" : "each group of " + std::to_string(group) + " columns of a row";
+    MethodStep signs{.title = "Signs",
+                     .sentence = "Took the sign of every weight (+1 for zero), so Ŵ = sgn(W) at scale 1 for now.",
+                     .objective = signError,
+                     .objectiveName = kWeightErrorName,
+                     .columnEnd = W.cols()};
+    if (steps.wantsSnapshot())
+        signs.snapshot = B;
+    steps.add(std::move(signs));
+    MethodStep scales{.title = "Scales",
+                      .sentence = "Scaled the signs of " + where +
+                                  " by fp16(mean |w|), the least-squares scale for those signs; the error " +
+                                  changeText(signError, error) + ".",
+                      .objective = error,
+                      .objectiveName = kWeightErrorName,
+                      .columnEnd = W.cols()};
+    if (steps.wantsSnapshot())
+        scales.snapshot = What;
+    steps.add(std::move(scales));
+}
+
+QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics& diag)
 {
     const MatrixXfR& W = requireWeight(request, kId);
     const int group = readGroup(request.options);
@@ -58,6 +86,8 @@ QuantizedLinear run(const QuantizeRequest& request, MethodDiagnostics&)
     }
     q.planes.push_back(std::move(p));
     q.storageBitsPerWeight = bits(n, m, request.options);
+    if (StepRecorder steps(request, diag); steps.active())
+        recordSteps(steps, W, q, group);
     return q;
 }
 

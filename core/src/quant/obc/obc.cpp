@@ -60,6 +60,8 @@ double compensateColumnwise(MatrixXfR& W, const Eigen::MatrixXd& U, int blockSiz
         W.middleCols(s, e - s) = block;
         loss += double(E.squaredNorm());
         propagateBlockError(W, s, e, E, Uf);
+        if (quantizer.onBlockDone)
+            quantizer.onBlockDone(s, e, W, loss);
         s = e;
     }
     return loss;

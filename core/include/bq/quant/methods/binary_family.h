@@ -58,23 +58,26 @@ MatrixXdR zoneValue(const ZoneParams& p, const MatrixXu8R& zone, int z);
 
 // BiLLM's BRAQ (high_order_residual): order 1 or 2, mean per order (the means are summed into `mean`).
 ZoneParams fitBraq(const MatrixXdR& X, const MatrixXu8R& zone, int z, int order);
-// ARB (§3.5): BRAQ init, then T iterations μ → α (→ α₂) → B. trace (if given) gets T + 1 entries: the zone's
-// Σ squared error after init and after each iteration (summed over rows).
+// The fits below that iterate take two optional records, null when not wanted: `trace` receives the losses
+// after init and after each iteration (T + 1 entries), `values` the zone's values at the same moments (T + 1
+// n × w matrices, 0 outside the zone; the Layer lab's step snapshots). Neither changes the fit.
+// ARB (§3.5): BRAQ init, then T iterations μ → α (→ α₂) → B. trace: the zone's Σ squared error (over rows).
 ZoneParams fitArb(const MatrixXdR& X, const MatrixXu8R& zone, int z, int order, int iterations,
-                  std::vector<double>* trace);
+                  std::vector<double>* trace, std::vector<MatrixXdR>* values = nullptr);
 // ARB-X (§3.5): T iterations of the S-weighted μ, α (α₁, α₂) updates with B frozen; per row the objective is
-// r_J S_JJ r_Jᵀ over the row's zone entries J. trace gets T + 1 entries (Σ over rows).
+// r_J S_JJ r_Jᵀ over the row's zone entries J. trace: Σ over rows.
 void refineArbX(const MatrixXdR& X, const MatrixXu8R& zone, int z, const Eigen::MatrixXd& S, int iterations,
-                ZoneParams& p, std::vector<double>* trace);
+                ZoneParams& p, std::vector<double>* trace, std::vector<MatrixXdR>* values = nullptr);
 // ARB-RC (§3.5): diag(a) B diag(c), no mean; order 2 alternates the two stages and re-picks (B₁, B₂).
-// trace gets T + 1 entries (Σ squared error on the zone). Scales end ≥ 0 (signs moved into B).
+// trace: Σ squared error on the zone. Scales end ≥ 0 (signs moved into B).
 ZoneParams fitArbRc(const MatrixXdR& X, const MatrixXu8R& zone, int z, int order, int iterations,
-                    std::vector<double>* trace);
+                    std::vector<double>* trace, std::vector<MatrixXdR>* values = nullptr);
 
 // Output alignment (§3.7.2/3.7.3) on one block: minimizes tr((Ŵ_b − T) M (Ŵ_b − T)ᵀ) jointly over the
 // zones' (a, B, b) starting from `zones` (arb-rc fits), T iterations: a-update when t % modK == 0, one cyclic
 // B sweep, b-update; each coordinate gated by the AMP gradient Γ (n × w, ∂L_AMP/∂Ŵ_b at the iteration's start,
-// computed by `ampGradient`; may be empty when gate = Off). trace gets T + 1 entries of the block objective.
+// computed by `ampGradient`; may be empty when gate = Off). trace gets T + 1 entries of the block objective,
+// values (if given) the block's Ŵ_b (n × w) at the same moments.
 enum class AmpGate { Literal, Directional, Off };
 AmpGate parseAmpGate(const std::string& value, const std::string& method);
 struct OutputAlignBlock {
@@ -88,7 +91,7 @@ struct OutputAlignBlock {
     std::function<MatrixXdR(const MatrixXdR& What)> ampGradient;
 };
 void alignBlockOutput(const OutputAlignBlock& block, std::array<ZoneParams, kZones>& zones,
-                      std::vector<double>* trace);
+                      std::vector<double>* trace, std::vector<MatrixXdR>* values = nullptr);
 
 // ---- The methods of the family ----
 
@@ -112,14 +115,29 @@ public:
     // to (output-align: the corrected target W̃).
     virtual void prepare(const QuantizeRequest& request, const Eigen::MatrixXd& gram, MatrixXfR& W);
     // Fits zone z of the block with `order` sign planes; a member that iterates assigns the zone's T + 1
-    // losses to `trace` (as fitArb does) and leaves it alone otherwise.
-    virtual ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>* trace) const = 0;
+    // losses to `trace` and values to `values` (as fitArb does; either may be null) and leaves them alone
+    // otherwise.
+    virtual ZoneParams fitZone(const BlockStep& block, int z, int order, std::vector<double>* trace,
+                               std::vector<MatrixXdR>* values) const = 0;
     // After every zone is fitted: a joint refinement of the zones (output-align); may assign its losses to
-    // `trace`, which holds the zone fits' losses summed over zones.
+    // `trace`, which holds the zone fits' losses summed over zones, and the block's values to `values` (may be
+    // null), which holds the zone fits' values summed over zones.
     virtual void refineBlock(const BlockStep& block, std::array<ZoneParams, kZones>& zones,
-                             std::vector<double>& trace);
+                             std::vector<double>& trace, std::vector<MatrixXdR>* values);
     // The block's stored reconstruction Ŵ_b (n × w) is final.
     virtual void blockDone(const BlockStep& block, const MatrixXfR& Q);
+    // The block objective the member's fits and refinement minimize (what `trace` holds), for any Ŵ_b (n × w):
+    // by default the squared weight error ‖X − Ŵ_b‖²_F.
+    virtual double blockObjective(const BlockStep& block, const MatrixXdR& What) const;
+};
+
+// How the Layer lab's step sentences describe a member (recording only).
+struct MemberWords {
+    std::string name{};          // "ARB-RC"
+    std::string prepare{};       // what prepare did to W, "" when nothing
+    std::string fit{};           // how a zone is fitted, e.g. "BRAQ (per row, the mean and the mean |·| …)"
+    std::string iteration{};     // what one iteration does; "" when the member does not iterate
+    std::string objectiveName{}; // what blockObjective (and the trace) measures
 };
 
 struct FamilyMember {
@@ -130,6 +148,7 @@ struct FamilyMember {
     // The member's steps for one layer from its merged, validated options; throws std::invalid_argument for a
     // value the schema allows but the member cannot run (output-align: scope = "matrix").
     std::function<std::unique_ptr<MemberRun>(const nlohmann::json& options)> start;
+    MemberWords words{};
 };
 
 // The options every member has: percdamp, salient_metric, search_domain, salient_limit, and (withCgb) cgb.

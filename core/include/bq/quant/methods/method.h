@@ -4,7 +4,9 @@
 #include "bq/model/quantized_linear.h"
 #include "bq/quant/methods/method_options.h"
 #include <Eigen/Core>
+#include <cstddef>
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -25,11 +27,35 @@ struct LayerStatistics {
     std::int64_t tokens = 0;
 };
 
+// One step of a method as the studio's Layer lab shows it (recorded only with QuantizeRequest::recordSteps).
+// Recording observes: a result is bit-identical with and without it.
+struct MethodStep {
+    std::string title{};       // e.g. "Block 1 · ARB-RC iteration 3"
+    std::string sentence{};    // one plain sentence of what the step did, e.g. "re-fitted …; the objective fell 4.1 %"
+    double objective = std::numeric_limits<double>::quiet_NaN(); // what the method minimizes, after the step;
+                                                                  // NaN when the step has none
+    std::string objectiveName{}; // what `objective` is, e.g. "‖W − Ŵ‖²_F", "tr(ΔW H ΔWᵀ)"; "" with a NaN objective
+    Eigen::Index columnBegin = 0, columnEnd = 0; // the columns the step worked on ([0, m) for the whole matrix)
+    int iteration = -1;        // within its columns: 0 = the initial fit, t = after t iterations (q1_0: scale
+                               // refits); −1 for other steps. Where the method promises it (arb, arb-x, arb-rc,
+                               // output-align), objectives never increase with t.
+    // The n × m matrix after the step: Ŵ where the columns are quantized; columns not quantized yet hold the
+    // weights as the method is about to quantize them (compensated, or the corrected target). Empty once the
+    // snapshots of the earlier steps fill kStepSnapshotBudget.
+    MatrixXfR snapshot{};
+};
+
+// The snapshots of one recording never hold more than this many bytes in all (a 4096 × 4096 layer: one).
+inline constexpr std::size_t kStepSnapshotBudget = std::size_t(64) << 20;
+
 // Method side results the analysis stores (masks, iteration losses); free-form, may be empty.
 struct MethodDiagnostics {
     std::vector<std::uint8_t> salientColumns;      // m entries, 1 = salient (billm, arb*)
     std::vector<double> objectiveTrace;            // loss after each iteration, when the method iterates
     std::vector<std::string> notes;                // e.g. "Cholesky retried with 10× damping"
+    // With QuantizeRequest::recordSteps: the method's steps in order (sign, residual, gptq, q1_0 and the binary
+    // family: billm, arb, arb-x, arb-rc, output-align; the other methods record none).
+    std::vector<MethodStep> steps;
 };
 
 struct QuantizeRequest {
@@ -38,6 +64,7 @@ struct QuantizeRequest {
     nlohmann::json options;            // already merged with the method's defaults
     std::string tensor;                // for messages and QuantizedLinear::tensor
     const CancelToken* cancel = nullptr;
+    bool recordSteps = false;          // fill MethodDiagnostics::steps (the Layer lab); changes no result
 };
 
 // A hook over the shape of the weight (n × m) and the method's merged options.

@@ -23,10 +23,16 @@ using GroupEntryFn = std::function<void(Eigen::Index begin, Eigen::Index end, co
 using QuantizeColumnFn =
     std::function<void(Eigen::Index j, const Eigen::Ref<const Eigen::VectorXf>& w, Eigen::Ref<Eigen::VectorXf> q)>;
 
+// Called by compensateColumnwise after the columns [begin, end) are fixed and their error is spread: W holds Ŵ on
+// the columns before `end` and the compensated weights after it; loss is Σ‖E‖² so far. For observers (the Layer
+// lab's step recording): it must not change anything the loop uses.
+using BlockDoneFn = std::function<void(Eigen::Index begin, Eigen::Index end, const MatrixXfR& W, double loss)>;
+
 struct ColumnwiseQuantizer {
     int group = 0;              // columns per parameter group (0 = the whole row); every group start is a block start
     GroupEntryFn onGroupEntry;  // may be empty
     QuantizeColumnFn quantizeColumn;
+    BlockDoneFn onBlockDone;    // may be empty
 };
 
 // Runs the loop on W (n × m, overwritten with the quantized weights Ŵ). U is m × m upper triangular.
