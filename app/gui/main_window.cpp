@@ -13,6 +13,7 @@
 #include "gui/compare_page.h"
 #include "gui/export_controller.h"
 #include "gui/export_page.h"
+#include "gui/lab_page.h"
 #include "gui/layers_page.h"
 #include "gui/model_load_controller.h"
 #include "gui/recipe_document.h"
@@ -93,17 +94,20 @@ void MainWindow::createPages()
     m_compare = new ComparePage(m_tabs);
     m_export = new ExportPage(m_tabs);
     m_chat = new ChatPage(m_tabs);
+    m_lab = new LabPage(m_tabs);
     m_tabs->addTab(m_overview, tr("Model"));
     m_tabs->addTab(m_layers, tr("Layers"));
     m_tabs->addTab(m_run, tr("Run"));
     m_tabs->addTab(m_compare, tr("Compare"));
     m_tabs->addTab(m_export, tr("Export"));
     m_tabs->addTab(m_chat, tr("Chat"));
+    m_tabs->addTab(m_lab, tr("Lab"));
     m_tabs->setTabToolTip(1, tr("Which method every weight matrix gets: presets, rules, overrides, estimate"));
     m_tabs->setTabToolTip(2, tr("Calibration, the quantization run and its live plots"));
     m_tabs->setTabToolTip(3, tr("KL divergence, top-1 agreement and perplexity of the 1-bit model against FP"));
     m_tabs->setTabToolTip(4, tr("Write a GGUF file that llama.cpp or the packed runtime loads"));
     m_tabs->setTabToolTip(5, tr("Chat with the full-precision and the 1-bit model, side by side"));
+    m_tabs->setTabToolTip(6, tr("One matrix, one or two methods: every step, its objective and its result"));
     setCentralWidget(m_tabs);
 
     // The recipe the Layers page edits is what Start runs.
@@ -119,8 +123,12 @@ void MainWindow::createPages()
         addRecent(path);
     });
     for (QObject* page : {static_cast<QObject*>(m_run), static_cast<QObject*>(m_compare),
-                          static_cast<QObject*>(m_export), static_cast<QObject*>(m_chat)})
+                          static_cast<QObject*>(m_export), static_cast<QObject*>(m_chat),
+                          static_cast<QObject*>(m_lab)})
         connectPage(page);
+    // The lab calibrates as the Run page is set up to.
+    connect(m_run->calibrationPanel(), &CalibrationPanel::changed, this,
+            [this] { m_lab->setCalibrationSettings(m_run->calibrationPanel()->settings()); });
     connect(m_run, &RunPage::busyChanged, m_layers, &LayersPage::setBusy);
 }
 
@@ -143,6 +151,10 @@ void MainWindow::connectPage(QObject* page)
         connect(ch, &ChatPage::progress, this, &MainWindow::onProgress);
         connect(ch, &ChatPage::logLine, this, [this](LogLevel l, const QString& t) { m_log->append(l, t); });
         connect(ch, &ChatPage::busyChanged, this, &MainWindow::updateBusy);
+    } else if (auto* lab = qobject_cast<LabPage*>(page)) {
+        connect(lab, &LabPage::progress, this, &MainWindow::onProgress);
+        connect(lab, &LabPage::logLine, this, [this](LogLevel l, const QString& t) { m_log->append(l, t); });
+        connect(lab, &LabPage::busyChanged, this, &MainWindow::updateBusy);
     }
 }
 
@@ -280,7 +292,7 @@ bool MainWindow::isLoading() const { return m_loader->isLoading(); }
 
 bool MainWindow::isBusy() const
 {
-    return m_run->isBusy() || m_compare->isBusy() || m_export->isBusy() || m_chat->isBusy();
+    return m_run->isBusy() || m_compare->isBusy() || m_export->isBusy() || m_chat->isBusy() || m_lab->isBusy();
 }
 
 QString MainWindow::statusText() const { return statusBar()->currentMessage(); }
@@ -296,6 +308,7 @@ void MainWindow::cancelJobs()
     m_export->controller()->cancel();
     m_chat->fpController()->stop();
     m_chat->quantizedController()->stop();
+    m_lab->cancel();
 }
 
 QString MainWindow::copyCliCommand()
@@ -399,6 +412,8 @@ void MainWindow::onLoaded(std::shared_ptr<const Model> model, double seconds)
     m_compare->setModel(m_model, m_spec);
     m_export->setModel(m_model, m_spec);
     m_chat->setModel(m_model, m_spec);
+    m_lab->setModel(m_model);
+    m_lab->setCalibrationSettings(m_run->calibrationPanel()->settings());
     if (!m_pendingRunFile.isEmpty()) {
         m_run->openRunFile(m_pendingRunFile);
         addRecent(m_pendingRunFile);
@@ -444,6 +459,7 @@ void MainWindow::onQuantized(std::shared_ptr<const quant::QuantizedModel> model)
     m_compare->setQuantizedModel(model);
     m_export->setQuantizedModel(model);
     m_chat->setQuantizedModel(model);
+    m_lab->setQuantizedModel(model);
 }
 
 void MainWindow::onProgress(const ProgressEvent& event)

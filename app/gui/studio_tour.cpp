@@ -4,6 +4,7 @@
 #include "gui/compare_controller.h"
 #include "gui/compare_page.h"
 #include "gui/export_page.h"
+#include "gui/lab_page.h"
 #include "gui/layers_page.h"
 #include "gui/main_window.h"
 #include "gui/quantize_controller.h"
@@ -12,6 +13,8 @@
 #include "widgets/chat_pane.h"
 #include "widgets/compare_panel.h"
 #include "widgets/export_panel.h"
+#include "widgets/lab_method_panel.h"
+#include "widgets/lab_view.h"
 #include "widgets/layers_view.h"
 #include "widgets/run_view.h"
 #include <QCheckBox>
@@ -55,6 +58,12 @@ StudioTour::StudioTour(MainWindow& window, const QString& directory, QObject* pa
     for (ChatController* c : {chat->fpController(), chat->quantizedController()})
         connect(c, &ChatController::replyFinished, this, [replies] { ++*replies; });
     auto compared = std::make_shared<bool>(false);
+    LabPage* lab = window.labPage();
+    auto labDone = std::make_shared<bool>(false);
+    connect(lab, &LabPage::busyChanged, this, [labDone](bool busy) {
+        if (!busy)
+            *labDone = true;
+    });
     connect(compare->controller(), &CompareController::compared, this, [compared] { *compared = true; });
 
     m_stops = {
@@ -95,7 +104,21 @@ StudioTour::StudioTour(MainWindow& window, const QString& directory, QObject* pa
          }},
         {QStringLiteral("05-spectra"),
          [run] { run->runView()->selectTensor("blk.2.ffn_down.weight"); }, [] { return true; }},
-        {QStringLiteral("06-export"),
+        {QStringLiteral("06-lab"),
+         [&window, lab, labDone] {
+             window.showPage(lab);
+             lab->view()->setTensor(QStringLiteral("blk.0.attn_q.weight"));
+             lab->view()->methodA()->setMethodId(QStringLiteral("arb-rc"));
+             lab->view()->methodB()->setMethodId(QStringLiteral("sign"));
+             *labDone = false;
+         },
+         [lab, labDone] {
+             if (!*labDone && !lab->isBusy())
+                 lab->run();
+             return *labDone && !lab->isBusy();
+         },
+         120000},
+        {QStringLiteral("07-export"),
          [&window, exporter, work = m_work.path()] {
              window.showPage(exporter);
              exporter->panel()->pathEdit()->setText(QDir(work).filePath(QStringLiteral("demo-q1_0.gguf")));
@@ -105,7 +128,7 @@ StudioTour::StudioTour(MainWindow& window, const QString& directory, QObject* pa
                  exporter->panel()->exportButton()->click();
              return *exported && !exporter->isBusy();
          }},
-        {QStringLiteral("07-chat-ab"),
+        {QStringLiteral("08-chat-ab"),
          [&window, chat, replies] {
              window.showPage(chat);
              chat->pane()->abBox()->setChecked(true);
@@ -122,7 +145,7 @@ StudioTour::StudioTour(MainWindow& window, const QString& directory, QObject* pa
              return *replies >= 2 && !chat->isBusy();
          },
          120000},
-        {QStringLiteral("08-compare"),
+        {QStringLiteral("09-compare"),
          [&window, compare] { window.showPage(compare); },
          [compare, compared] {
              if (!*compared && !compare->isBusy() && compare->panel()->runButton()->isEnabled())

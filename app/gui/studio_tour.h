@@ -1,6 +1,7 @@
 // `bitstudio --demo --screenshot-dir DIR`: a short scripted session on the open model that walks through the
 // studio as a newcomer would and saves a PNG of the window at each stop: model, layers (the "deployable Q1_0"
-// preset), run mid-way and finished, the selected layer's spectra, export, A/B chat, compare. It drives the pages
+// preset), run mid-way and finished, the selected layer's spectra, the lab (arb-rc and sign on one matrix),
+// export, A/B chat, compare. It drives the pages
 // through their public controls only, never blocks the event loop (each stop waits for a condition polled on a
 // timer) and gives up on a stop after a timeout, saving what is on screen. Used for the README's pictures and by a
 // GUI test that checks every picture exists and is not blank.

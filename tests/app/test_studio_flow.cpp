@@ -3,7 +3,10 @@
 // command line it copies, and closing the window in the middle of a run.
 #include "bq/quant/run/run_file.h"
 #include "gui/event_loop_probe.h"
+#include "gui/lab_page.h"
 #include "gui/layers_page.h"
+#include "widgets/lab_method_panel.h"
+#include "widgets/lab_view.h"
 #include "gui/main_window.h"
 #include "gui/quantize_controller.h"
 #include "gui/run_page.h"
@@ -67,8 +70,9 @@ TEST_CASE("the studio tour: every stop reached, every picture filled, the event 
     CHECK(finished.at(0).at(0).toBool());
     const QStringList expected{QStringLiteral("01-model"),       QStringLiteral("02-layers"),
                                QStringLiteral("03-run-midway"),  QStringLiteral("04-run-finished"),
-                               QStringLiteral("05-spectra"),     QStringLiteral("06-export"),
-                               QStringLiteral("07-chat-ab"),     QStringLiteral("08-compare")};
+                               QStringLiteral("05-spectra"),     QStringLiteral("06-lab"),
+                               QStringLiteral("07-export"),      QStringLiteral("08-chat-ab"),
+                               QStringLiteral("09-compare")};
     REQUIRE(tour.saved().size() == expected.size());
     for (int i = 0; i < expected.size(); ++i) {
         INFO(tour.saved().at(i).toStdString());
@@ -77,6 +81,9 @@ TEST_CASE("the studio tour: every stop reached, every picture filled, the event 
         CHECK(image.width() >= 1200);
         CHECK(distinctColours(image) > 40);
     }
+    // The lab showed every recorded step of arb-rc next to sign's.
+    CHECK(window.labPage()->view()->methodA()->stepCount() > 3);
+    CHECK(window.labPage()->view()->methodB()->stepCount() >= 1);
     // The responsiveness figure the README reports: the longest time the GUI thread was away from its loop.
     std::printf("event loop over the tour: max stall %.1f ms, p99 %.1f ms; GUI-thread work between ticks: max %.1f "
                 "ms, p99 %.1f ms; %d ticks\n",
