@@ -66,10 +66,10 @@ case "$MODE" in
     start=$(date +%s)
     echo "== release build with warnings as errors"
     configure_and_build "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBQ_WERROR=ON
-    echo "== AddressSanitizer + UndefinedBehaviorSanitizer build (core and CLI tests)"
+    echo "== AddressSanitizer + UndefinedBehaviorSanitizer build (core, CLI and GUI tests)"
     # -O1 -g1: sanitizer reports keep file:line, and the build stays quick on 2 cores.
     configure_and_build "$BUILD-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" \
-      "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1" -DBQ_SANITIZE=ON -DBQ_BUILD_GUI=OFF
+      "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1" -DBQ_SANITIZE=ON
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --test-dir "$BUILD-asan" --output-on-failure -j 2 -LE slow
     echo "== package"

@@ -277,6 +277,7 @@ void MainWindow::openModel(const QString& path, const QString& tokenizerPath)
         request.path = path;
     request.tokenizerPath = tokenizerPath;
     m_pendingPath = request.path;
+    m_pendingTokenizer = tokenizerPath;
     m_loader->load(request);
 }
 
@@ -285,6 +286,7 @@ void MainWindow::openDemo()
     ModelLoadRequest request;
     request.demo = true;
     m_pendingPath = QStringLiteral(":demo");
+    m_pendingTokenizer.clear();
     m_loader->load(request);
 }
 
@@ -401,7 +403,8 @@ void MainWindow::onLoaded(std::shared_ptr<const Model> model, double seconds)
     m_modelPanel->setModel(m_model);
     m_overview->setModel(m_model);
     m_layers->setModel(m_model);
-    m_run->setModel(m_model, m_spec);
+    // A llama2.c checkpoint's separate tokenizer goes into the run file and the CLI command with the model.
+    m_run->setModel(m_model, m_spec, m_pendingRunFile.isEmpty() ? m_pendingTokenizer : QString());
     if (m_spec == QLatin1String(":demo")) {
         // The demo opens ready to quantize in seconds: its own text, a small calibration set.
         CalibrationSettings s = m_run->calibrationPanel()->settings();

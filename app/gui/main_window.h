@@ -108,6 +108,7 @@ private:
 
     ModelLoadController* m_loader = nullptr;
     std::shared_ptr<const bq::Model> m_model;
+    QString m_pendingTokenizer; // --tokenizer of the model being opened (llama2.c checkpoints)
     QString m_spec;           // the model spec the pages store in run files (":demo", a path)
     QString m_pendingPath;    // the load in flight
     QString m_pendingRunFile; // a run file being opened: shown by the Run page once its model is in

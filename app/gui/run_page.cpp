@@ -207,10 +207,11 @@ QString RunPage::analysisNote(const std::string& analysis) const
     return tr("the recipe's analysis is \"light\"");
 }
 
-void RunPage::setModel(std::shared_ptr<const bq::Model> model, const QString& spec)
+void RunPage::setModel(std::shared_ptr<const bq::Model> model, const QString& spec, const QString& tokenizerPath)
 {
     m_model = std::move(model);
     m_spec = spec;
+    m_tokenizerPath = tokenizerPath;
     if (!m_runPathEdited)
         m_runPath->setText(defaultRunPath());
     m_resume = {};
@@ -287,6 +288,7 @@ bq::workflow::QuantizeSetup RunPage::setup() const
 {
     bq::workflow::QuantizeSetup setup;
     setup.modelSpec = m_spec.toStdString();
+    setup.tokenizer = m_tokenizerPath.toStdString();
     setup.recipe = effectiveRecipe();
     setup.calibration = calibrationSources(m_calibration->settings());
     setup.runPath = runPath().toStdString();

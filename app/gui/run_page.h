@@ -2,8 +2,9 @@
 // and the inspection of a closed run file, with CSV / JSON reports.
 //
 // Public API for MainWindow:
-//   setModel(model, spec)  the open model and the spec it was opened from (":demo", a file, a directory); the
-//                          run file field defaults to <app data>/runs/<model name>.h5 until the user edits it
+//   setModel(model, spec, tokenizer)  the open model, the spec it was opened from (":demo", a file, a directory)
+//                          and its separate tokenizer file if any (llama2.c); the run file field defaults to
+//                          <app data>/runs/<model name>.h5 until the user edits it
 //   setRecipe(recipe)      the Layers page's recipe; the calibration panel's samples, length, seed and sampling
 //                          override its fields
 //   start() / resume()     quantize into the run file from scratch / continue it (offered when its model,
@@ -82,7 +83,7 @@ public:
     CalibrationController* calibrationController() const { return m_calibrationBuild; }
 
 public slots:
-    void setModel(std::shared_ptr<const bq::Model> model, const QString& spec);
+    void setModel(std::shared_ptr<const bq::Model> model, const QString& spec, const QString& tokenizerPath = {});
     void setRecipe(const bq::quant::Recipe& recipe);
     bool start();
     bool resume();
@@ -121,6 +122,7 @@ private:
 
     std::shared_ptr<const bq::Model> m_model;
     QString m_spec;
+    QString m_tokenizerPath; // empty: the model's own tokenizer
     bq::quant::Recipe m_recipe;
     CalibrationPanel* m_calibration = nullptr;
     RunView* m_view = nullptr;
