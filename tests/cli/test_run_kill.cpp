@@ -77,6 +77,7 @@ TEST_CASE("a quantize killed with SIGKILL at any moment resumes to the same mode
     std::mt19937 rng(20261207);
     const int kRuns = 10;
     int killed = 0, finished = 0, refused = 0;
+    std::string sizes; // the run file's size after each kill (0: not created yet)
     for (int i = 0; i < kRuns; ++i) {
         // Stratified over the measured duration: run i is killed somewhere in the i-th tenth.
         std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -84,6 +85,8 @@ TEST_CASE("a quantize killed with SIGKILL at any moment resumes to the same mode
         const auto delay = std::chrono::duration_cast<std::chrono::microseconds>(duration * fraction);
         const fs::path run = dir / ("run" + std::to_string(i) + ".h5"), out = dir / ("out" + std::to_string(i));
         killed += runAndKill(quantize(run, out), delay);
+        const auto left = fs::exists(run) ? fs::file_size(run) : 0;
+        sizes += (i ? ", " : "") + std::to_string(left);
 
         auto args = quantize(run, out);
         args.push_back("--resume");
@@ -110,6 +113,8 @@ TEST_CASE("a quantize killed with SIGKILL at any moment resumes to the same mode
     }
     WARN("SIGKILL test: " << killed << " of " << kRuns << " runs killed mid-way (reference run "
                           << std::chrono::duration<double>(duration).count() << " s); " << finished
-                          << " resumed to identical weights, " << refused << " refused with a message");
+                          << " resumed to identical weights, " << refused << " refused with a message; run file "
+                          << "bytes after the kills: " << sizes << " (complete: " << fs::file_size(dir / "ref.h5")
+                          << ")");
     CHECK(killed >= kRuns / 2); // the delays are spread over the run, most must land before it ends
 }
