@@ -111,7 +111,13 @@ TEST_CASE("a quantize killed with SIGKILL at any moment resumes to the same mode
             REQUIRE(bqtest::readFile(out / "model.safetensors") == refWeights);
         }
     }
-    WARN("SIGKILL test: " << killed << " of " << kRuns << " runs killed mid-way (reference run "
+    // A process killed while creating its run file (or writing --out) cannot remove its temporary sibling: count
+    // them, so the report shows it (they never stand in for the outputs themselves).
+    int temporaries = 0;
+    for (const auto& e : fs::directory_iterator(dir.path()))
+        temporaries += e.path().filename().string().find(".tmp-") != std::string::npos;
+    WARN("SIGKILL test: " << temporaries << " temporary file(s) left by killed processes; " << killed << " of "
+                          << kRuns << " runs killed mid-way (reference run "
                           << std::chrono::duration<double>(duration).count() << " s); " << finished
                           << " resumed to identical weights, " << refused << " refused with a message; run file "
                           << "bytes after the kills: " << sizes << " (complete: " << fs::file_size(dir / "ref.h5")
