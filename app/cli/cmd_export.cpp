@@ -1,5 +1,6 @@
 // `bitstudio-cli export (RUN.h5 | DIR) --out FILE.gguf [--format q1_0|bitstudio|q4_0]
-//  [--embeddings f16|q8_0|f32] [--refit] [--eval-text FILE] [--json]`.
+//  [--embeddings f16|q8_0|f32] [--refit] [--eval-text FILE] [--json] [--force]`.
+// An existing --out is replaced (atomically) only when it is a GGUF bitstudio wrote, or with --force.
 #include "bq/export/export_gguf.h"
 #include "bq/quant/quantized_model.h"
 #include "bq/quant/run/run_file.h"
@@ -38,7 +39,7 @@ void registerExport(CLI::App& app)
 {
     struct Opts {
         std::string in, out, format = "q1_0", embeddings = "f16", evalText;
-        bool refit = false, json = false;
+        bool refit = false, json = false, force = false;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("export", "Export a quantization run as a deployable GGUF file");
@@ -54,6 +55,7 @@ void registerExport(CLI::App& app)
                   "and report the extra KL");
     cmd->add_option("--eval-text", o->evalText, "Text file for the refit KL (default: the demo text)");
     cmd->add_flag("--json", o->json, "Print the report as one JSON line");
+    cmd->add_flag("--force", o->force, "Replace --out even when it is not a GGUF file bitstudio wrote");
     cmd->callback([o] {
         const fs::path run = runFileOf(o->in);
         const bq::quant::QuantizedModel qm = bq::workflow::openRunFile(run);
@@ -62,6 +64,7 @@ void registerExport(CLI::App& app)
         opt.embeddings = o->embeddings == "f32" ? bq::DType::F32 : o->embeddings == "q8_0" ? bq::DType::Q8_0
                                                                                          : bq::DType::F16;
         opt.refit = o->refit;
+        opt.force = o->force;
         opt.evalText = o->evalText.empty() ? bq::demoText() : readTextFile(o->evalText);
         bq::exporter::ExportReport report;
         ProgressPrinter progress("export", o->json);

@@ -1,17 +1,20 @@
 // `bitstudio-cli quantize MODEL --calib FILE... [--recipe FILE | --method M] [--samples N] [--seqlen L]
-//  [--seed S] --run RUN.h5 [--out DIR] [--json] [--resume] [--threads N] [--tokenizer FILE]`
+//  [--seed S] --run RUN.h5 [--out DIR] [--json] [--resume] [--force] [--threads N] [--tokenizer FILE]`
 // Runs the sequential quantization pipeline, writing the HDF5 run file; --out also writes the fake-quantized
 // model as a Hugging Face directory that every other command can open.
 #include "bq/formats/convert.h"
 #include "bq/quant/fake_quant_model.h"
 #include "bq/quant/pipeline/pipeline.h"
-#include "bq/util/atomic_file.h"
+#include "bq/util/output_path.h"
+#include "bq/workflow/quantize_setup.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/recipe_options.h"
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 
 namespace bqcli {
@@ -108,6 +111,14 @@ std::string absoluteSpec(const std::string& spec)
     return std::filesystem::absolute(spec).lexically_normal().string();
 }
 
+// The HDF5 signature at offset 0 (run files have no user block): a previous run file, even a damaged one.
+bool isHdf5File(const std::filesystem::path& file)
+{
+    std::ifstream f(file, std::ios::binary);
+    char sig[8] = {};
+    return f.read(sig, 8) && std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
+}
+
 } // namespace
 
 void registerQuantize(CLI::App& app)
@@ -118,7 +129,7 @@ void registerQuantize(CLI::App& app)
         ModelOptions modelOptions;
         RecipeOptions recipe;
         long long seed = -1;
-        bool json = false, resume = false;
+        bool json = false, resume = false, force = false;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("quantize", "Quantize a model block by block (writes an HDF5 run file)");
@@ -138,8 +149,16 @@ void registerQuantize(CLI::App& app)
     cmd->add_option("--out", o->out, "Also write the fake-quantized model as a Hugging Face directory");
     cmd->add_flag("--json", o->json, "One JSON event per line on stdout");
     cmd->add_flag("--resume", o->resume, "Continue the run file from its last finished block (fingerprints must match)");
+    cmd->add_flag("--force", o->force,
+                  "Replace --out (and --run) even when it is not a previous bitstudio output");
     addModelOptions(*cmd, o->modelOptions);
     cmd->callback([o] {
+        // Refuse before any work: --out is written only when absent, empty, a previous bitstudio output or --force;
+        // a fresh --run replaces only an HDF5 file (a previous run, finished or not) unless --force.
+        if (!o->out.empty())
+            bq::checkOutputDirectory(o->out, o->force);
+        if (!o->resume)
+            bq::checkOutputFile(o->run, o->force, isHdf5File);
         if (o->seed >= 0)
             o->recipe.overrides.seed = std::uint64_t(o->seed);
         const bq::quant::Recipe recipe = loadRecipe(o->recipe);
@@ -178,13 +197,8 @@ void registerQuantize(CLI::App& app)
 
         std::string outDir;
         if (result.job.status == bq::JobStatus::Completed && !o->out.empty()) {
-            auto fake = bq::quant::makeFakeQuantizedModel(*result.model);
-            bq::writeHfDirectory(*fake, o->out, bq::DType::F32);
-            const nlohmann::json ref{{"run", absoluteSpec(o->run)},
-                                     {"base_model", req.modelPath},
-                                     {"tokenizer", req.tokenizerPath},
-                                     {"recipe", result.model->recipe}};
-            bq::writeFileAtomically(std::filesystem::path(o->out) / "bitstudio_run.json", ref.dump(2) + "\n");
+            bq::workflow::writeFakeQuantizedDirectory(*result.model, o->out, o->run, req.modelPath, req.tokenizerPath,
+                                                      o->force);
             outDir = o->out;
         }
         if (o->json) {

@@ -11,11 +11,8 @@
 #include <stdexcept>
 #include <thread>
 
-#if __has_include("bq/formats/llama2c_reader.h") && __has_include("bq/runtime/fp32_model.h")
 #include "bq/formats/llama2c_reader.h"
 #include "bq/runtime/fp32_model.h"
-#define BQ_HAVE_FP32_RUNTIME 1
-#endif
 
 namespace {
 
@@ -223,7 +220,6 @@ TEST_CASE("read bandwidth probe returns a plausible figure", "[bench]")
     CHECK(bq::measureReadBandwidthGBs(1, 100, 1) > 0); // tiny and odd sizes still work
 }
 
-#ifdef BQ_HAVE_FP32_RUNTIME
 TEST_CASE("bench on stories260K with the fp32 runtime", "[bench][shared]")
 {
     if (!bqtest::haveShared("stories260K bench"))
@@ -255,4 +251,3 @@ TEST_CASE("bench on stories260K with the fp32 runtime", "[bench][shared]")
     CHECK(row.rooflineTokS == Approx(rep.bandwidthGBs * 1e9 /
                                      static_cast<double>(row.weightBytesPerToken + row.kvBytesPerToken)));
 }
-#endif

@@ -13,11 +13,8 @@
 #include <memory>
 #include <stdexcept>
 
-#if __has_include("bq/formats/llama2c_reader.h") && __has_include("bq/runtime/fp32_model.h")
 #include "bq/formats/llama2c_reader.h"
 #include "bq/runtime/fp32_model.h"
-#define BQ_HAVE_FP32_RUNTIME 1
-#endif
 
 namespace {
 
@@ -449,7 +446,6 @@ TEST_CASE("compareModels: KL, top-1 agreement and both perplexities", "[eval]")
     }
 }
 
-#ifdef BQ_HAVE_FP32_RUNTIME
 TEST_CASE("stories260K docs 0:200 perplexity golden", "[eval][shared]")
 {
     if (!bqtest::haveShared("stories260K golden perplexity"))
@@ -480,4 +476,3 @@ TEST_CASE("stories260K docs 0:200 perplexity golden", "[eval][shared]")
     CHECK(c.kl == Approx(0.0).margin(1e-9));
     CHECK(c.top1Agreement == 1.0);
 }
-#endif

@@ -1,11 +1,14 @@
 #include "bq/tokenizer/tokenizer.h"
 #include "bq/util/atomic_file.h"
 #include "bq/util/fp16.h"
+#include "bq/util/output_path.h"
 #include "bq/util/thread_pool.h"
 #include "support/test_support.h"
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 #include <cmath>
@@ -103,6 +106,90 @@ TEST_CASE("atomic file leaves nothing behind unless committed", "[util]")
     // A directory that cannot be written: a clear error naming the target, nothing created.
     const auto missing = dir / "no-such-dir" / "out.bin";
     CHECK_THROWS_WITH(bq::AtomicFile(missing), Catch::Contains(missing.string()));
+}
+
+TEST_CASE("atomic file refuses a directory target and keeps a file whose commit fails", "[util]")
+{
+    bqtest::TempDir dir;
+    const auto target = dir / "out.bin";
+    bq::writeFileAtomically(target, "old");
+    std::filesystem::create_directories(dir / "d");
+    CHECK_THROWS_WITH(bq::writeFileAtomically(dir / "d", "x"), Catch::Contains((dir / "d").string()));
+    CHECK(std::filesystem::is_directory(dir / "d"));
+    CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), {}) == 2); // no temporary left
+    CHECK(bqtest::readFile(target) == "old");
+}
+
+namespace {
+
+std::size_t entries(const std::filesystem::path& dir)
+{
+    return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator(dir), {}));
+}
+
+void writeAll(const std::filesystem::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
+
+} // namespace
+
+TEST_CASE("output directories: refused unless a previous output, swapped with restore on failure", "[util][output]")
+{
+    namespace fs = std::filesystem;
+    bqtest::TempDir dir;
+    const auto out = dir / "out";
+    auto fill = [](const std::string& text) {
+        return [text](const fs::path& tmp) { writeAll(tmp / "content", text); };
+    };
+
+    // Absent: written, with the marker.
+    bq::writeOutputDirectory(out, fill("one"), false);
+    CHECK(bqtest::readFile(out / "content") == "one");
+    CHECK(fs::exists(out / bq::kOutputMarkerName));
+    // A previous output: replaced.
+    bq::writeOutputDirectory(out, fill("two"), false);
+    CHECK(bqtest::readFile(out / "content") == "two");
+    CHECK(entries(dir.path()) == 1);
+
+    // A failing writer leaves the previous output and no temporary directory.
+    CHECK_THROWS_WITH(bq::writeOutputDirectory(out, [](const fs::path&) { throw std::runtime_error("disk full"); },
+                                               false),
+                      "disk full");
+    CHECK(bqtest::readFile(out / "content") == "two");
+    CHECK(entries(dir.path()) == 1);
+
+    // A failed rename into place puts the previous output back.
+    ::setenv("BQ_FAIL_OUTPUT_SWAP", "rename-in", 1);
+    CHECK_THROWS_WITH(bq::writeOutputDirectory(out, fill("three"), false),
+                      Catch::Contains(out.string()) && Catch::Contains("put back"));
+    ::unsetenv("BQ_FAIL_OUTPUT_SWAP");
+    CHECK(bqtest::readFile(out / "content") == "two");
+    CHECK(entries(dir.path()) == 1);
+
+    // A user's directory: refused, untouched; with force: replaced.
+    const auto user = dir / "user";
+    fs::create_directories(user);
+    writeAll(user / "precious", "keep");
+    CHECK_THROWS_AS(bq::checkOutputDirectory(user, false), bq::OutputRefused);
+    CHECK_THROWS_WITH(bq::writeOutputDirectory(user, fill("x"), false),
+                      Catch::Contains(user.string()) && Catch::Contains("--force"));
+    CHECK(bqtest::readFile(user / "precious") == "keep");
+    CHECK(entries(dir.path()) == 2);
+    bq::writeOutputDirectory(user, fill("x"), true);
+    CHECK_FALSE(fs::exists(user / "precious"));
+    // A regular file: refused; an empty directory: accepted.
+    writeAll(dir / "file", "f");
+    CHECK_THROWS_AS(bq::checkOutputDirectory(dir / "file", false), bq::OutputRefused);
+    fs::create_directories(dir / "empty");
+    CHECK_NOTHROW(bq::checkOutputDirectory(dir / "empty", false));
+
+    // Single files: a previous output (the predicate) or force; never a directory.
+    auto ours = [](const fs::path& p) { return bqtest::readFile(p) == "ours"; };
+    writeAll(dir / "a", "ours");
+    CHECK_NOTHROW(bq::checkOutputFile(dir / "a", false, ours));
+    CHECK_THROWS_WITH(bq::checkOutputFile(dir / "file", false, ours),
+                      Catch::Contains((dir / "file").string()) && Catch::Contains("--force"));
+    CHECK_NOTHROW(bq::checkOutputFile(dir / "file", true, ours));
+    CHECK_NOTHROW(bq::checkOutputFile(dir / "absent", false, ours));
+    CHECK_THROWS_AS(bq::checkOutputFile(dir / "empty", true, ours), bq::OutputRefused);
 }
 
 TEST_CASE("UTF-8 prefix stops before an unfinished character", "[util]")

@@ -3,7 +3,10 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <fstream>
+#include <csignal>
+#include <cstdlib>
 #include <poll.h>
+#include <sys/resource.h>
 #include <random>
 #include <sstream>
 #include <sys/wait.h>
@@ -11,12 +14,30 @@
 
 namespace bqtest {
 
-std::filesystem::path sharedDir() { return std::filesystem::path(BQ_SHARED_DIR); }
+std::filesystem::path sharedDir()
+{
+    if (const char* env = std::getenv("BQ_SHARED_DIR"); env && *env)
+        return std::filesystem::path(env);
+    return std::filesystem::path(BQ_SHARED_DIR);
+}
+
+bool inCi()
+{
+    const char* ci = std::getenv("CI");
+    if (!ci)
+        return false;
+    const std::string v = ci;
+    return !v.empty() && v != "0" && v != "false" && v != "False" && v != "FALSE";
+}
 
 bool haveShared(const char* what)
 {
-    if (std::filesystem::exists(sharedDir() / "MANIFEST.md"))
+    const auto manifest = sharedDir() / "MANIFEST.md";
+    if (std::filesystem::exists(manifest))
         return true;
+    if (inCi())
+        FAIL(std::string("MISSING DATA: ") + what + " needs ../shared, but " + manifest.string() +
+             " is absent (CI is set, so a missing reference directory is a failure, not a skip)");
     WARN(std::string("SKIPPED: ") + what + " needs ../shared (" + sharedDir().string() + "), which is absent");
     return false;
 }
@@ -35,6 +56,14 @@ std::filesystem::path cliPath() { return std::filesystem::path(BQ_CLI_PATH); }
 
 ProcessResult runCli(const std::vector<std::string>& args, const std::string& stdinText)
 {
+    RunOptions o;
+    o.stdinText = stdinText;
+    return runProcess(args, o);
+}
+
+ProcessResult runProcess(const std::vector<std::string>& args, const RunOptions& options)
+{
+    const std::string& stdinText = options.stdinText;
     int inPipe[2], outPipe[2], errPipe[2];
     if (pipe(inPipe) != 0 || pipe(outPipe) != 0 || pipe(errPipe) != 0)
         throw std::runtime_error("pipe failed");
@@ -46,8 +75,17 @@ ProcessResult runCli(const std::vector<std::string>& args, const std::string& st
         close(inPipe[1]);
         close(outPipe[0]);
         close(errPipe[0]);
+        for (const auto& [k, v] : options.env)
+            setenv(k.c_str(), v.c_str(), 1);
+        if (options.fileSizeLimit > 0) {
+            signal(SIGXFSZ, SIG_IGN); // survives execv: the writer sees EFBIG instead of being killed
+            rlimit lim{};
+            lim.rlim_cur = lim.rlim_max = static_cast<rlim_t>(options.fileSizeLimit);
+            if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+                _exit(126);
+        }
         std::vector<char*> argv;
-        std::string exe = cliPath().string();
+        std::string exe = options.executable.empty() ? cliPath().string() : options.executable;
         argv.push_back(exe.data());
         std::vector<std::string> copy = args;
         for (auto& a : copy)

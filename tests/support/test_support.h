@@ -2,12 +2,18 @@
 #pragma once
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bqtest {
 
+// The BQ_SHARED_DIR compile definition, or the environment variable BQ_SHARED_DIR when set (so a test can point
+// a child test run at a missing directory).
 std::filesystem::path sharedDir();
+// True when the environment says this is CI (CI set to anything but "", "0" or "false").
+bool inCi();
 // True when ../shared exists; otherwise prints a clear skip message (Catch2 2.13 has no SKIP) and returns false.
+// In CI (inCi()) a missing ../shared fails the test instead (Catch2 FAIL naming the missing path).
 bool haveShared(const char* what);
 std::filesystem::path sharedPath(const std::string& relative);
 std::string readFile(const std::filesystem::path& path);
@@ -19,6 +25,16 @@ struct ProcessResult {
 };
 // Runs bitstudio-cli with the given arguments (no shell), capturing stdout and stderr.
 ProcessResult runCli(const std::vector<std::string>& args, const std::string& stdinText = "");
+
+struct RunOptions {
+    std::string stdinText;
+    // > 0: the child runs under setrlimit(RLIMIT_FSIZE) of this many bytes with SIGXFSZ ignored, so a write past
+    // the limit fails with EFBIG (a full disk, as far as the writer can tell).
+    long long fileSizeLimit = 0;
+    std::vector<std::pair<std::string, std::string>> env; // set in the child
+    std::string executable;                               // default: bitstudio-cli
+};
+ProcessResult runProcess(const std::vector<std::string>& args, const RunOptions& options);
 
 // A fresh temporary directory removed at destruction.
 class TempDir {

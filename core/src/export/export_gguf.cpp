@@ -8,6 +8,7 @@
 #include "bq/quant/quantized_model.h"
 #include "bq/runtime/fp32_model.h"
 #include "bq/util/errors.h"
+#include "bq/util/output_path.h"
 #include "export_decisions.h"
 #include <chrono>
 #include <cstring>
@@ -99,6 +100,7 @@ JobResult exportGguf(const quant::QuantizedModel& model, const fs::path& path, c
     JobResult result;
     result = runJob("", [&]() -> JobResult {
         // Every check and every packing happens before the file is opened, so a refusal leaves nothing behind.
+        checkOutputFile(path, options.force, isBitstudioGguf);
         ProgressEvent ev;
         ev.stage = Stage::Export;
         const auto decisions =
@@ -125,6 +127,7 @@ JobResult exportGguf(const quant::QuantizedModel& model, const fs::path& path, c
 
         GgufWriteOptions w = detail::exportWriteOptions(
             model, options, report.refitted, report.refitKl >= 0 ? std::optional<double>(report.refitKl) : std::nullopt);
+        w.force = options.force;
         w.tensorHook = [&](const std::string& name,
                            const std::vector<std::int64_t>& order) -> std::optional<std::vector<Tensor>> {
             cancel.throwIfRequested();

@@ -6,6 +6,7 @@
 #include "bq/formats/tokenizer_json_writer.h"
 #include "bq/tokenizer/hf_bpe_tokenizer.h"
 #include "bq/tokenizer/tokenizer.h"
+#include "bq/util/output_path.h"
 #include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
@@ -218,8 +219,14 @@ GgufWriter ggufWriterFor(const Model& model, DType weightType, const GgufWriteOp
 
 } // namespace
 
+bool isBitstudioGguf(const fs::path& file)
+{
+    return GgufFile::open(file)->find("bitstudio.format_version") != nullptr;
+}
+
 void writeGguf(const Model& model, const fs::path& file, DType weightType, const GgufWriteOptions& options)
 {
+    checkOutputFile(file, options.force, isBitstudioGguf); // before any work; the file is replaced atomically
     std::vector<std::string> sources;
     ggufWriterFor(model, weightType, options, true, sources).write(file);
 }

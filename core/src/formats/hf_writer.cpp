@@ -1,4 +1,5 @@
-// The Hugging Face directory writer: safetensors, config.json and the tokenizer files, swapped into place.
+// The Hugging Face directory writer: safetensors, config.json and the tokenizer files, swapped into place
+// (writeOutputDirectory, util/output_path.h).
 #include "bq/formats/convert.h"
 #include "bq/formats/hf_config.h"
 #include "bq/formats/tokenizer_json_writer.h"
@@ -7,10 +8,10 @@
 #include "bq/tokenizer/tokenizer.h"
 #include "bq/util/atomic_file.h"
 #include "bq/util/errors.h"
+#include "bq/util/output_path.h"
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace bq {
 
@@ -72,7 +73,7 @@ void writeSafetensorsFile(const fs::path& file, const std::vector<Tensor>& tenso
     f.commit();
 }
 
-void writeHfDirectory(const Model& model, const fs::path& dir, DType dtype)
+void writeHfDirectory(const Model& model, const fs::path& dir, DType dtype, const HfWriteOptions& options)
 {
     if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
         throw std::invalid_argument(std::string("Hugging Face export stores F32, F16 or BF16, not ") + dtypeName(dtype));
@@ -93,14 +94,7 @@ void writeHfDirectory(const Model& model, const fs::path& dir, DType dtype)
         tensors.push_back(std::move(x));
     }
 
-    fs::path target = dir;
-    if (target.filename().empty())
-        target = target.parent_path();
-    fs::path tmp = target;
-    tmp += ".tmp-" + std::to_string(::getpid());
-    fs::remove_all(tmp);
-    fs::create_directories(tmp);
-    try {
+    writeOutputDirectory(dir, [&](const fs::path& tmp) {
         writeSafetensorsFile(tmp / "model.safetensors", tensors, {{"format", "pt"}});
         const Tokenizer* tok = model.tokenizer.get();
         std::int32_t bos = tok ? tok->bosId() : -1, eos = tok ? tok->eosId() : -1;
@@ -121,22 +115,9 @@ void writeHfDirectory(const Model& model, const fs::path& dir, DType dtype)
                 writeFileAtomically(tmp / "tokenizer_config.json", tokenizerConfigJson(*tok, model));
             }
         }
-        // Swap the finished directory into place; an existing one is moved aside first and removed after.
-        fs::path old;
-        if (fs::exists(target)) {
-            old = target;
-            old += ".old-" + std::to_string(::getpid());
-            fs::remove_all(old);
-            fs::rename(target, old);
-        }
-        fs::rename(tmp, target);
-        if (!old.empty())
-            fs::remove_all(old);
-    } catch (...) {
-        std::error_code ec;
-        fs::remove_all(tmp, ec);
-        throw;
-    }
+        for (const auto& [name, contents] : options.extraFiles)
+            writeFileAtomically(tmp / name, contents);
+    }, options.force);
 }
 
 } // namespace bq

@@ -1,7 +1,7 @@
 #include "bq/workflow/quantize_setup.h"
 #include "bq/formats/convert.h"
 #include "bq/quant/fake_quant_model.h"
-#include "bq/util/atomic_file.h"
+#include "bq/util/output_path.h"
 #include <stdexcept>
 
 namespace bq::workflow {
@@ -74,15 +74,18 @@ std::string quantizeCommandLine(const QuantizeSetup& setup, bool resume)
 
 void writeFakeQuantizedDirectory(const quant::QuantizedModel& model, const std::filesystem::path& dir,
                                  const std::filesystem::path& runPath, const std::string& modelPath,
-                                 const std::string& tokenizerPath)
+                                 const std::string& tokenizerPath, bool force)
 {
+    checkOutputDirectory(dir, force); // before building the fake-quantized model
     const auto fake = quant::makeFakeQuantizedModel(model);
-    writeHfDirectory(*fake, dir, DType::F32);
     const nlohmann::json ref{{"run", absoluteSpec(runPath.string())},
                              {"base_model", modelPath},
                              {"tokenizer", tokenizerPath},
                              {"recipe", model.recipe}};
-    writeFileAtomically(dir / "bitstudio_run.json", ref.dump(2) + "\n");
+    HfWriteOptions options;
+    options.force = force;
+    options.extraFiles.emplace_back("bitstudio_run.json", ref.dump(2) + "\n");
+    writeHfDirectory(*fake, dir, DType::F32, options);
 }
 
 } // namespace bq::workflow

@@ -44,6 +44,9 @@ struct ExportOptions {
     std::size_t evalMaxChars = 4000;
     std::string name; // general.name; default: the base model's
     std::uint32_t alignment = 64;
+    // An existing file at the path is replaced only when it is a previous bitstudio GGUF, or with force
+    // (writeGguf, convert.h); checked before any work.
+    bool force = false;
 };
 
 struct ExportReport {

@@ -1,8 +1,11 @@
 // Writers from any loaded Model to Hugging Face directories (hf_writer.cpp) and GGUF files
 // (gguf_model_writer.cpp), and the tensor conversions they share (convert.cpp).
 //
-// writeHfDirectory: config.json, model.safetensors, tokenizer.json, tokenizer_config.json, written into
-// "<dir>.tmp-<pid>" and renamed into place. Interleaved-RoPE models (llama2.c, GGUF llama) get their q/k rows
+// writeHfDirectory: config.json, model.safetensors, tokenizer.json, tokenizer_config.json (and the marker
+// .bitstudio-output), written into a temporary sibling directory and swapped into place by
+// writeOutputDirectory (util/output_path.h): an existing directory that is not a previous bitstudio output, or a
+// file, is refused (OutputRefused) unless options.force; a failed swap restores the original.
+// Interleaved-RoPE models (llama2.c, GGUF llama) get their q/k rows
 // (and q/k biases and norms) permuted back to HF's rotate-half order per head — HF row i <- row 2i,
 // HF row i + hd/2 <- row 2i+1 — so the HF model computes the same function. The tokenizer files are
 // synthesized (tokenizer_json_writer.h), or copied from the source directory when it has a byte-level BPE
@@ -27,8 +30,14 @@
 
 namespace bq {
 
+struct HfWriteOptions {
+    bool force = false; // replace whatever is at dir (never silently: the CLI's --force)
+    // More files written into the directory before it is swapped into place (name, contents).
+    std::vector<std::pair<std::string, std::string>> extraFiles;
+};
 // dtype: F32, F16 or BF16 for every tensor.
-void writeHfDirectory(const Model& model, const std::filesystem::path& dir, DType dtype = DType::F32);
+void writeHfDirectory(const Model& model, const std::filesystem::path& dir, DType dtype = DType::F32,
+                      const HfWriteOptions& options = {});
 
 struct GgufWriteOptions {
     std::uint32_t alignment = 64;
@@ -41,7 +50,12 @@ struct GgufWriteOptions {
         tensorHook;
     // Keys set after the standard ones (an existing key keeps its position and takes this value).
     std::vector<std::pair<std::string, GgufValue>> extraMetadata;
+    // An existing file at the path is replaced (atomically) only when it is a previous bitstudio GGUF
+    // (isBitstudioGguf) or with force; a directory never (OutputRefused, util/output_path.h).
+    bool force = false;
 };
+// True when `file` is a GGUF file whose metadata has bitstudio.format_version (every writeGguf output).
+bool isBitstudioGguf(const std::filesystem::path& file);
 void writeGguf(const Model& model, const std::filesystem::path& file, DType weightType,
                const GgufWriteOptions& options = {});
 

@@ -42,9 +42,11 @@ quant::QuantizeJobRequest quantizeRequest(const QuantizeSetup& setup, std::share
 std::string quantizeCommandLine(const QuantizeSetup& setup, bool resume = false);
 
 // `--out DIR`: the fake-quantized model as a Hugging Face directory plus bitstudio_run.json pointing back to the
-// run file, base model, tokenizer and recipe.
+// run file, base model, tokenizer and recipe, swapped into place as one directory (writeHfDirectory,
+// util/output_path.h): a directory that is not a previous bitstudio output, or a file, is refused
+// (OutputRefused) unless force.
 void writeFakeQuantizedDirectory(const quant::QuantizedModel& model, const std::filesystem::path& dir,
                                  const std::filesystem::path& runPath, const std::string& modelPath,
-                                 const std::string& tokenizerPath);
+                                 const std::string& tokenizerPath, bool force = false);
 
 } // namespace bq::workflow

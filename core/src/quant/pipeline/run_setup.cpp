@@ -1,6 +1,7 @@
 #include "run_setup.h"
 #include "bq/model/model.h"
 #include "bq/quant/run/fingerprint.h"
+#include "bq/util/errors.h"
 #include <algorithm>
 #include <set>
 
@@ -60,28 +61,39 @@ ResumedRun openRunFile(const QuantizeJobRequest& request, const CalibrationSet& 
     const RunFingerprints expected = runFingerprints(request, calibration, modelFp);
     ResumedRun resumed;
     if (request.resume && std::filesystem::exists(path)) {
-        {
-            // Read what is finished before the writer trims unfinished blocks (one open handle at a time).
-            const RunFileReader reader(path);
-            if (auto mismatch = resumeMismatch(path, reader.header(), expected))
-                throw *mismatch;
-            resumed.finishedBlocks = std::min(reader.finishedBlocks(), blocks);
-            std::set<std::string> withParams;
-            for (const auto& n : reader.quantizedLayerNames())
-                withParams.insert(n);
-            for (const LayerResult& r : reader.layers()) {
-                if (r.block >= resumed.finishedBlocks)
-                    continue;
-                if (r.block < 0 && r.tensor == "output.weight" && resumed.finishedBlocks < blocks)
-                    continue;
-                resumed.layers.push_back(r);
-                if (withParams.count(r.tensor))
-                    resumed.params.emplace(r.tensor, reader.loadQuantizedLinear(r.tensor));
+        // A run file that cannot be read (e.g. a process killed while HDF5 was writing its metadata) is refused
+        // with what to do instead: a fresh run replaces it.
+        try {
+            {
+                // Read what is finished before the writer trims unfinished blocks (one open handle at a time).
+                const RunFileReader reader(path);
+                if (auto mismatch = resumeMismatch(path, reader.header(), expected))
+                    throw *mismatch;
+                resumed.finishedBlocks = std::min(reader.finishedBlocks(), blocks);
+                std::set<std::string> withParams;
+                for (const auto& n : reader.quantizedLayerNames())
+                    withParams.insert(n);
+                for (const LayerResult& r : reader.layers()) {
+                    if (r.block >= resumed.finishedBlocks)
+                        continue;
+                    if (r.block < 0 && r.tensor == "output.weight" && resumed.finishedBlocks < blocks)
+                        continue;
+                    resumed.layers.push_back(r);
+                    if (withParams.count(r.tensor))
+                        resumed.params.emplace(r.tensor, reader.loadQuantizedLinear(r.tensor));
+                }
+                for (int b = 0; b < resumed.finishedBlocks; ++b)
+                    resumed.blockMetrics[b] = reader.blockMetrics(b);
             }
-            for (int b = 0; b < resumed.finishedBlocks; ++b)
-                resumed.blockMetrics[b] = reader.blockMetrics(b);
+            events.setRunFile(RunFileWriter::openForResume(path, expected));
+        } catch (const ResumeMismatch&) {
+            throw;
+        } catch (const Cancelled&) {
+            throw;
+        } catch (const std::exception& e) {
+            throw std::runtime_error(path.string() + ": cannot resume: the run file is damaged (" + e.what() +
+                                     "); start a fresh run into it (the same command without --resume) to replace it");
         }
-        events.setRunFile(RunFileWriter::openForResume(path, expected));
         events.log(LogLevel::Info, "resuming " + path.string() + " after " + std::to_string(resumed.finishedBlocks) +
                                        " finished block(s)");
         return resumed;

@@ -21,8 +21,21 @@ void Handle::reset() noexcept
     m_id = H5I_INVALID_HID;
 }
 
+namespace {
+// No library shutdown at exit: after a failed H5Fclose (a write that hit a full disk or a file-size limit) HDF5
+// 1.10 keeps the half-closed file in its table and its atexit handler (H5_term_library) crashes closing it again
+// (SIGSEGV in H5F__close_cb, seen under RLIMIT_FSIZE). Every handle is closed explicitly (h5::Handle) and each
+// write is followed by H5Fflush, so skipping the shutdown loses nothing. H5dont_atexit only works before the
+// library initializes, hence a static initializer of this translation unit (linked whenever run files are used).
+const bool g_noAtexit = [] {
+    H5dont_atexit();
+    return true;
+}();
+} // namespace
+
 void silence()
 {
+    (void)g_noAtexit;
     // The automatic printer is per thread in the thread-safe build; setting it is cheap.
     thread_local bool done = false;
     if (!done) {
