@@ -233,6 +233,7 @@ ExportSettings ExportPanel::settings() const
     s.embeddings = m_embeddings->currentData().toString();
     s.refit = m_refit->isChecked() && s.format == QLatin1String("q1_0");
     s.path = m_path->text().trimmed();
+    s.replaceExisting = !s.path.isEmpty() && s.path == m_confirmedReplace;
     return s;
 }
 
@@ -380,8 +381,11 @@ void ExportPanel::choosePath()
 {
     const QString path = QFileDialog::getSaveFileName(this, tr("Export as"), m_path->text(),
                                                       tr("GGUF files (*.gguf);;All files (*)"));
-    if (!path.isEmpty())
-        m_path->setText(path);
+    if (path.isEmpty())
+        return;
+    // The dialog has asked before returning an existing file: that answer is the user's --force.
+    m_confirmedReplace = QFileInfo::exists(path) ? path : QString();
+    m_path->setText(path);
 }
 
 void ExportPanel::emitChanged()

@@ -26,6 +26,9 @@ struct ExportSettings {
     QString embeddings = QStringLiteral("F16"); // "F16", "Q8_0", "F32"
     bool refit = false;                      // q1_0 only
     QString path;                            // the output file
+    // The user confirmed replacing the existing file at path (the save dialog asks); without it, only a
+    // previous bitstudio GGUF is replaced and any other file is refused, as on the command line without --force.
+    bool replaceExisting = false;
 };
 
 enum class PlanRowAction { Exact, Refit, Refused, Converted, F32 };
@@ -127,6 +130,7 @@ private:
     ExportPlanModel* m_plan = nullptr;
     QSortFilterProxyModel* m_proxy = nullptr;
     QLineEdit* m_path = nullptr;
+    QString m_confirmedReplace; // a path the save dialog confirmed replacing
     QPushButton* m_browse = nullptr;
     QPushButton* m_export = nullptr;
     QPushButton* m_cancel = nullptr;

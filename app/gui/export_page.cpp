@@ -22,6 +22,7 @@ bq::exporter::ExportOptions exportOptions(const ExportSettings& s)
                    : s.embeddings == QLatin1String("Q8_0") ? bq::DType::Q8_0
                                                            : bq::DType::F16;
     o.refit = s.refit;
+    o.force = s.replaceExisting;
     if (o.refit)
         o.evalText = bq::demoText(); // the refit's KL is measured on the demo text, as the CLI does by default
     return o;
