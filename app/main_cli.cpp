@@ -2,6 +2,25 @@
 #include "cli/commands.h"
 #include <cstdio>
 #include <exception>
+#include <filesystem>
+#include <new>
+#include <string>
+
+namespace {
+
+// The files named on the command line (the arguments that exist on disk): what was being opened or read.
+std::string inputFiles(int argc, char** argv)
+{
+    std::string out;
+    for (int i = 1; i < argc; ++i) {
+        std::error_code ec;
+        if (argv[i][0] != '-' && std::filesystem::exists(argv[i], ec))
+            out += (out.empty() ? "" : ", ") + std::string(argv[i]);
+    }
+    return out.empty() ? "the command's inputs" : out;
+}
+
+} // namespace
 
 int main(int argc, char** argv)
 {
@@ -24,6 +43,10 @@ int main(int argc, char** argv)
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
+    } catch (const std::bad_alloc&) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "error: out of memory while reading %s\n", inputFiles(argc, argv).c_str());
+        return 1;
     } catch (const std::exception& e) {
         std::fflush(stdout);
         std::fprintf(stderr, "error: %s\n", e.what());

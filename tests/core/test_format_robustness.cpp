@@ -138,7 +138,7 @@ TEST_CASE("malformed safetensors headers", "[robustness][safetensors]")
           {"tensor 'a'", "data_offsets", "inside the file"});
     // header length larger than the file, and absurd
     check(safetensorsWithHeader(ok, 8, 5000), {"header length"});
-    check(safetensorsWithHeader(ok, 8, 1ull << 62), {"header length", "100 MB"});
+    check(safetensorsWithHeader(ok, 8, 1ull << 62), {"header length", "16 MiB"});
     // not JSON / not an object
     check(safetensorsWithHeader("{\"a\": [1, 2", 0), {"header", "JSON"});
     check(safetensorsWithHeader("[1,2,3]", 0), {"header"});
@@ -149,7 +149,7 @@ TEST_CASE("malformed safetensors headers", "[robustness][safetensors]")
     check(safetensorsWithHeader(R"({"a":{"dtype":"F17","shape":[2],"data_offsets":[0,8]}})", 8), {"F17"});
     check(safetensorsWithHeader(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8), {"shape"});
     check(safetensorsWithHeader(R"({"a":{"dtype":"F32","shape":[2]}})", 8), {"data_offsets"});
-    check(safetensorsWithHeader(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", 8), {"data_offsets"});
+    check(safetensorsWithHeader(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}})", 8), {"data_offsets"});
     // a shape whose element count overflows
     check(safetensorsWithHeader(
               R"({"a":{"dtype":"F32","shape":[281474976710656,281474976710656,65536],"data_offsets":[0,8]}})", 8),

@@ -3,6 +3,7 @@
 #include "bq/model/model.h"
 #include "bq/util/errors.h"
 #include "bq/util/fp16.h"
+#include "bq/util/limits.h"
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -194,6 +195,7 @@ QuantizedLinear readBitstudioLayer(const GgufFile& f, const std::string& tensor)
     const auto text = f.getString(key);
     if (!text)
         r.fail(key, "a JSON string describing the layer (the key is missing)");
+    checkJsonDepth(*text, f.path().string(), key);
     nlohmann::json d;
     try {
         d = nlohmann::json::parse(*text);
@@ -213,6 +215,18 @@ QuantizedLinear readBitstudioLayer(const GgufFile& f, const std::string& tensor)
         const std::int64_t mb = packedBytes(m);
         const std::string base = componentBase(tensor);
         const auto& planes = d.at("planes");
+        if (!planes.is_array() || static_cast<std::int64_t>(planes.size()) > limits::kMaxBitstudioPlanes)
+            r.fail(key, "planes: an array of at most " + std::to_string(limits::kMaxBitstudioPlanes) + " planes");
+        // Every plane (and the code plane) unpacks to rows x cols bytes: bound the total by the file's size
+        // before any of it is allocated or looped over (the tensors' shapes are checked against the file later).
+        const std::uint64_t matrices = planes.size() + (d.at("codes").is_null() ? 0 : 1);
+        std::uint64_t cells = 0, budget = 0;
+        if (!checkedMul(std::uint64_t(n), std::uint64_t(m), cells) || !checkedMul(cells, matrices, cells) ||
+            !checkedMul(f.fileSize(), limits::kBitstudioCellsPerFileByte, budget) || cells > budget)
+            r.fail(key, "rows x cols x planes (" + std::to_string(n) + " x " + std::to_string(m) + " x " +
+                            std::to_string(matrices) + ") at most " +
+                            std::to_string(limits::kBitstudioCellsPerFileByte) + " x the file size (" +
+                            std::to_string(f.fileSize()) + " bytes)");
         for (std::size_t k = 0; k < planes.size(); ++k) {
             const auto& pd = planes[k];
             const std::string pre = base + ".p" + std::to_string(k) + ".";
@@ -238,9 +252,9 @@ QuantizedLinear readBitstudioLayer(const GgufFile& f, const std::string& tensor)
             } else if (mask != "all") {
                 r.fail(key, "plane mask \"all\", \"columns\" or \"elements\", found \"" + mask + "\"");
             }
-            p.signs.resize(n, m);
             if (p.mask.kind == PlaneMask::Kind::All) {
                 const Tensor s = r.get(pre + "signs", {n, mb}, false);
+                p.signs.resize(n, m);
                 for (Eigen::Index i = 0; i < n; ++i)
                     for (Eigen::Index j = 0; j < m; ++j)
                         p.signs(i, j) = bitAt(s.data + i * mb, j) ? 1 : -1;
@@ -250,6 +264,7 @@ QuantizedLinear readBitstudioLayer(const GgufFile& f, const std::string& tensor)
                     for (Eigen::Index j = 0; j < m; ++j)
                         count += p.mask.applies(i, j) ? 1 : 0;
                 const Tensor s = r.get(pre + "signs", {std::max<std::int64_t>(1, (count + 7) / 8)}, false);
+                p.signs.resize(n, m);
                 std::int64_t k = 0;
                 for (Eigen::Index i = 0; i < n; ++i)
                     for (Eigen::Index j = 0; j < m; ++j) {

@@ -1,5 +1,6 @@
 #include "bq/formats/gguf_file.h"
 #include "bq/util/errors.h"
+#include "bq/util/limits.h"
 #include "bq/util/mapped_file.h"
 #include <cstring>
 #include <set>
@@ -178,6 +179,19 @@ private:
     std::uint64_t m_size;
     std::uint64_t m_pos = 0;
     std::string m_path;
+    // Bytes of memory the parsed metadata may still take (kGgufMetadataBytesPerFileByte x file size + 1 MiB).
+    std::uint64_t m_budget = 0;
+
+    // Charges `bytes` of memory for `field` against the budget, before allocating them.
+    void charge(std::uint64_t count, std::uint64_t each, const std::string& field, std::int64_t at)
+    {
+        std::uint64_t bytes;
+        if (!checkedMul(count, each, bytes) || bytes > m_budget)
+            fail(field, "metadata taking at most " + std::to_string(limits::kGgufMetadataBytesPerFileByte) +
+                            " bytes of memory per byte of file (" + std::to_string(count) +
+                            " elements would exceed the limit)", at);
+        m_budget -= bytes;
+    }
 
     [[noreturn]] void fail(const std::string& field, const std::string& expected, std::int64_t at) const
     {
@@ -205,6 +219,7 @@ private:
         if (len > left())
             fail(field + " length", "a string inside the file (length " + std::to_string(len) + ", " +
                                         std::to_string(left()) + " bytes left)", at);
+        charge(1, len + sizeof(std::string), field, static_cast<std::int64_t>(at));
         std::string s(reinterpret_cast<const char*>(m_p + m_pos), static_cast<std::size_t>(len));
         m_pos += len;
         return s;
@@ -269,6 +284,9 @@ void GgufParser::readValue(GgufType t, GgufValue& v, const std::string& field, i
                                    ggufTypeName(v.elemType) + " elements, " + std::to_string(left()) +
                                    " bytes left)", at);
     const std::size_t n = static_cast<std::size_t>(count);
+    // Memory per element: the parsed value of a nested array, a std::string, or an 8-byte scalar slot.
+    charge(count, v.elemType == GgufType::Array ? sizeof(GgufValue) : v.elemType == GgufType::String ? 0 : 8,
+           field + " count", static_cast<std::int64_t>(at));
     if (v.elemType == GgufType::String) {
         v.strings.reserve(n);
         for (std::size_t k = 0; k < n; ++k)
@@ -309,6 +327,7 @@ void GgufParser::parse()
     if (version != 2 && version != 3)
         fail("version", "2 or 3 (found " + std::to_string(version) + ")", 4);
     m_out.m_version = version;
+    m_budget = m_size * limits::kGgufMetadataBytesPerFileByte + (1u << 20);
     const auto tensorCount = read<std::uint64_t>("tensor_count");
     const auto kvCount = read<std::uint64_t>("metadata_kv_count");
     // A KV is at least 13 bytes (key length, type, one byte); a tensor info at least 32.
@@ -319,6 +338,7 @@ void GgufParser::parse()
         fail("tensor_count", "a count the file can hold (" + std::to_string(tensorCount) + " for " +
                                  std::to_string(left()) + " bytes left)", 8);
 
+    charge(kvCount, sizeof(std::pair<std::string, GgufValue>) + 64, "metadata_kv_count", 16);
     m_out.m_kv.reserve(static_cast<std::size_t>(kvCount));
     for (std::uint64_t k = 0; k < kvCount; ++k) {
         const std::uint64_t at = m_pos;
@@ -341,6 +361,7 @@ void GgufParser::parse()
     }
     const std::uint64_t align = m_out.m_alignment;
 
+    charge(tensorCount, sizeof(GgufTensorInfo) + 64, "tensor_count", 8);
     m_out.m_tensors.reserve(static_cast<std::size_t>(tensorCount));
     for (std::uint64_t k = 0; k < tensorCount; ++k) {
         GgufTensorInfo info;
@@ -357,7 +378,9 @@ void GgufParser::parse()
         for (std::uint32_t d = 0; d < nDims; ++d) {
             const std::uint64_t at = m_pos;
             const auto ne = read<std::uint64_t>(field + " ne");
-            if (ne > (1ull << 48) || __builtin_mul_overflow(numel, ne, &numel) || numel > (1ull << 50))
+            if (ne == 0)
+                fail(field + " ne[" + std::to_string(d) + "]", "a positive dimension (found 0)", at);
+            if (ne > (1ull << 48) || !checkedMul(numel, ne, numel) || numel > (1ull << 50))
                 fail(field + " ne[" + std::to_string(d) + "]", "a dimension that fits in memory (found " +
                                                                    std::to_string(ne) + ")", at);
             info.ne.push_back(ne);

@@ -108,7 +108,7 @@ std::shared_ptr<const Tokenizer> tokenizerFromGguf(const GgufFile& f)
         return HfBpeTokenizer::fromGguf(std::move(tokens), std::move(t32), std::move(merges), pre,
                                         tokenId(f, "tokenizer.ggml.bos_token_id", -1, n),
                                         tokenId(f, "tokenizer.ggml.eos_token_id", -1, n),
-                                        f.getBool("tokenizer.ggml.add_bos_token").value_or(false));
+                                        f.getBool("tokenizer.ggml.add_bos_token").value_or(false), p);
     }
     throw UnsupportedModel(p + ": tokenizer.ggml.model '" + *model +
                            "' is not supported (expected \"llama\" or \"gpt2\")");
@@ -154,6 +154,7 @@ std::shared_ptr<Model> loadGgufModel(const std::filesystem::path& path)
                                " (partial rotary) is not supported; expected the head size " +
                                std::to_string(c.headDim));
     c.maxSeqLen = f->find(a + "context_length") ? req(a + "context_length") : 2048;
+    c.checkCaps(p); // before anything (rope factors, layers) is sized from these fields
     c.normEps = static_cast<float>(f->getFloat(a + "attention.layer_norm_rms_epsilon").value_or(1e-5));
     c.ropeTheta = static_cast<float>(f->getFloat(a + "rope.freq_base").value_or(10000.0));
     c.ropeStyle = (arch == "qwen2" || arch == "qwen3") ? RopeStyle::NeoX : RopeStyle::Interleaved;

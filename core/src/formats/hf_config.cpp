@@ -1,5 +1,6 @@
 #include "bq/formats/hf_config.h"
 #include "bq/util/errors.h"
+#include "bq/util/limits.h"
 #include "bq/util/mapped_file.h"
 #include <charconv>
 #include <cmath>
@@ -36,6 +37,23 @@ struct Reader {
         return integer(j, key, key);
     }
     int optInt(const char* key, int fallback) const { return has(key) ? integer(j, key, key) : fallback; }
+    // A dimension: a positive integer (0 would size nothing and divide by zero later).
+    int requireDim(const char* key) const
+    {
+        const int v = requireInt(key);
+        if (v <= 0)
+            throw FormatError(path, key, "a positive integer (found " + std::to_string(v) + ")");
+        return v;
+    }
+    int optDim(const char* key, int fallback) const
+    {
+        if (!has(key))
+            return fallback;
+        const int v = integer(j, key, key);
+        if (v <= 0)
+            throw FormatError(path, key, "a positive integer (found " + std::to_string(v) + ")");
+        return v;
+    }
     double number(const json& obj, const std::string& field, const char* key) const
     {
         const json& v = obj[key];
@@ -73,6 +91,7 @@ std::string fmt(double v)
 
 HfConfig parseHfConfig(std::string_view jsonText, const std::string& sourcePath)
 {
+    checkJsonDepth(jsonText, sourcePath, "file");
     json j;
     try {
         j = json::parse(jsonText.begin(), jsonText.end());
@@ -112,16 +131,15 @@ HfConfig parseHfConfig(std::string_view jsonText, const std::string& sourcePath)
                                "' is not supported (expected LlamaForCausalLM, MistralForCausalLM, "
                                "Qwen2ForCausalLM or Qwen3ForCausalLM)");
 
-    c.dim = r.requireInt("hidden_size");
-    c.hiddenDim = r.requireInt("intermediate_size");
-    c.nLayers = r.requireInt("num_hidden_layers");
-    c.nHeads = r.requireInt("num_attention_heads");
-    c.vocabSize = r.requireInt("vocab_size");
-    if (c.nHeads <= 0)
-        throw FormatError(sourcePath, "num_attention_heads", "a positive integer");
-    c.nKvHeads = r.optInt("num_key_value_heads", c.nHeads);
-    c.headDim = r.optInt("head_dim", c.dim / c.nHeads);
-    c.maxSeqLen = r.optInt("max_position_embeddings", c.arch == "llama" ? 2048 : 32768);
+    c.dim = r.requireDim("hidden_size");
+    c.hiddenDim = r.requireDim("intermediate_size");
+    c.nLayers = r.requireDim("num_hidden_layers");
+    c.nHeads = r.requireDim("num_attention_heads");
+    c.vocabSize = r.requireDim("vocab_size");
+    c.nKvHeads = r.optDim("num_key_value_heads", c.nHeads);
+    c.headDim = r.optDim("head_dim", c.dim / c.nHeads);
+    c.maxSeqLen = r.optDim("max_position_embeddings", c.arch == "llama" ? 2048 : 32768);
+    c.checkCaps(sourcePath);
     c.normEps = static_cast<float>(r.optNumber("rms_norm_eps", 1e-6));
     c.ropeTheta = static_cast<float>(r.optNumber("rope_theta", 10000.0));
     c.tiedEmbeddings = r.optBool("tie_word_embeddings", false);

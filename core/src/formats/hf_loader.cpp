@@ -4,6 +4,7 @@
 #include "bq/model/tensor_names.h"
 #include "bq/tokenizer/hf_bpe_tokenizer.h"
 #include "bq/util/errors.h"
+#include "bq/util/limits.h"
 #include "bq/util/mapped_file.h"
 #include <nlohmann/json.hpp>
 #if __has_include("bq/tokenizer/sentencepiece_model.h")
@@ -19,6 +20,8 @@ namespace {
 std::string readChatTemplate(const std::filesystem::path& tokenizerConfig)
 {
     auto f = MappedFile::open(tokenizerConfig);
+    checkJsonDepth(std::string_view(reinterpret_cast<const char*>(f->data()), f->size()), tokenizerConfig.string(),
+                   "file");
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(reinterpret_cast<const char*>(f->data()),

@@ -1,5 +1,6 @@
 #include "bq/formats/safetensors_reader.h"
 #include "bq/util/errors.h"
+#include "bq/util/limits.h"
 #include "bq/util/mapped_file.h"
 #include <algorithm>
 #include <cstring>
@@ -11,7 +12,9 @@ namespace bq {
 
 namespace {
 
-constexpr std::uint64_t kMaxHeader = 100ull * 1000 * 1000; // the reference implementation's limit
+// The reference implementation allows 100 MB; real headers are well under 1 MiB, and the parsed JSON takes up
+// to ~25 bytes per text byte, so bitstudio stops at 16 MiB (bq/util/limits.h).
+constexpr std::uint64_t kMaxHeader = limits::kMaxSafetensorsHeader;
 
 // Element size of every safetensors dtype we know; 0 for unknown names.
 int dtypeSize(const std::string& d)
@@ -37,11 +40,12 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::filesyst
     std::uint64_t n;
     std::memcpy(&n, file->data(), 8);
     if (n > kMaxHeader)
-        throw FormatError(p, "header length", "at most 100 MB (found " + std::to_string(n) + " bytes)", 0);
+        throw FormatError(p, "header length", "at most 16 MiB (found " + std::to_string(n) + " bytes)", 0);
     if (n > size - 8)
         throw FormatError(p, "header length", "a header inside the file (" + std::to_string(n) + " bytes, but only " +
                                                   std::to_string(size - 8) + " follow)", 0);
     const char* text = reinterpret_cast<const char*>(file->data() + 8);
+    checkJsonDepth(std::string_view(text, static_cast<std::size_t>(n)), p, "header");
     nlohmann::json header;
     try {
         header = nlohmann::json::parse(text, text + n);
@@ -89,7 +93,10 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::filesyst
             if (!d.is_number_unsigned())
                 throw FormatError(p, field + " shape", "non-negative integers", 8);
             const std::uint64_t dim = d.get<std::uint64_t>();
-            if (dim > (1ull << 48) || __builtin_mul_overflow(numel, dim, &numel))
+            if (dim == 0)
+                throw FormatError(p, field + " shape[" + std::to_string(e.shape.size()) + "]",
+                                  "a positive dimension (found 0)", 8);
+            if (dim > (1ull << 48) || !checkedMul(numel, dim, numel))
                 throw FormatError(p, field + " shape", "a size that fits in memory", 8);
             e.shape.push_back(static_cast<std::int64_t>(dim));
         }
@@ -177,6 +184,7 @@ SafetensorsCheckpoint openSafetensorsDirectory(const std::filesystem::path& dir)
             auto mf = MappedFile::open(index);
             text.assign(reinterpret_cast<const char*>(mf->data()), mf->size());
         }
+        checkJsonDepth(text, p, "file");
         nlohmann::json j;
         try {
             j = nlohmann::json::parse(text);

@@ -1,10 +1,37 @@
 #include "bq/model/model_config.h"
 #include "bq/util/errors.h"
+#include "bq/util/limits.h"
 
 namespace bq {
 
+void ModelConfig::checkCaps(const std::string& source) const
+{
+    auto cap = [&](std::int64_t v, std::int64_t max, const char* field) {
+        if (v > max)
+            throw FormatError(source, field, "at most " + std::to_string(max) + " (found " + std::to_string(v) + ")");
+    };
+    cap(dim, limits::kMaxModelDim, "dim (embedding/hidden size)");
+    cap(hiddenDim, limits::kMaxModelDim, "hidden_dim (feed-forward size)");
+    cap(headDim, limits::kMaxModelDim, "head_dim (key_length)");
+    cap(nLayers, limits::kMaxLayers, "n_layers (block_count)");
+    cap(nHeads, limits::kMaxHeads, "n_heads (head_count)");
+    cap(nKvHeads, limits::kMaxHeads, "n_kv_heads (head_count_kv)");
+    cap(vocabSize, limits::kMaxVocab, "vocab_size");
+    cap(maxSeqLen, limits::kMaxContext, "context_length (max_position_embeddings)");
+    std::int64_t q = 0, kv = 0;
+    if (!checkedMul(std::int64_t(nHeads), std::int64_t(headDim), q) || q > limits::kMaxModelDim)
+        throw FormatError(source, "n_heads * head_dim",
+                          "at most " + std::to_string(limits::kMaxModelDim) + " (found " + std::to_string(nHeads) +
+                              " * " + std::to_string(headDim) + ")");
+    if (!checkedMul(std::int64_t(nKvHeads), std::int64_t(headDim), kv) || kv > limits::kMaxModelDim)
+        throw FormatError(source, "n_kv_heads * head_dim",
+                          "at most " + std::to_string(limits::kMaxModelDim) + " (found " + std::to_string(nKvHeads) +
+                              " * " + std::to_string(headDim) + ")");
+}
+
 void ModelConfig::validate(const std::string& source) const
 {
+    checkCaps(source);
     auto fail = [&](const std::string& what) { throw UnsupportedModel(source + ": " + what); };
     if (arch != "llama" && arch != "mistral" && arch != "qwen2" && arch != "qwen3")
         fail("architecture '" + arch + "' is not supported (expected llama, mistral, qwen2 or qwen3)");

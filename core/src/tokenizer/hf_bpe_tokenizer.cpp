@@ -4,6 +4,7 @@
 #include "bq/tokenizer/byte_level.h"
 #include "bq/tokenizer/hf_pipeline.h"
 #include "bq/util/errors.h"
+#include "bq/util/limits.h"
 
 #include <algorithm>
 #include <array>
@@ -154,8 +155,10 @@ json parseJsonFile(const std::filesystem::path& path)
         throw FormatError(path.string(), "file", "a readable JSON file");
     std::stringstream ss;
     ss << in.rdbuf();
+    const std::string text = ss.str();
+    checkJsonDepth(text, path.string(), "json"); // before any parse, copy or recursion
     try {
-        return json::parse(ss.str());
+        return json::parse(text);
     } catch (const json::parse_error& e) {
         throw FormatError(path.string(), "json", std::string("valid JSON (") + e.what() + ")",
                           static_cast<std::int64_t>(e.byte));
@@ -718,6 +721,13 @@ std::shared_ptr<HfBpeTokenizer> HfBpeTokenizer::fromJsonFile(const std::filesyst
     m->source = tokenizerJson.string();
     if (!root.is_object())
         r.fail("(root)", "a JSON object");
+    // Token ids size the tables (one entry per id up to the largest): an id must be below the vocabulary cap
+    // and below the file's size in bytes (every id costs the file several bytes).
+    const std::int64_t idLimit =
+        std::min<std::int64_t>(limits::kMaxVocab, static_cast<std::int64_t>(std::filesystem::file_size(tokenizerJson)));
+    const std::string idExpected = "a non-negative integer id below " + std::to_string(idLimit) +
+                                   " (the vocabulary cap " + std::to_string(limits::kMaxVocab) +
+                                   " and the file size)";
 
     // model
     const json& model = r.member(root, "model", "");
@@ -732,8 +742,8 @@ std::shared_ptr<HfBpeTokenizer> HfBpeTokenizer::fromJsonFile(const std::filesyst
     m->vocab.reserve(vocab.size());
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
         if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 0 ||
-            it.value().get<std::int64_t>() > 0x7FFFFFF)
-            r.fail("model.vocab[\"" + it.key() + "\"]", "a non-negative integer id");
+            it.value().get<std::int64_t>() >= idLimit)
+            r.fail("model.vocab[\"" + it.key() + "\"]", idExpected);
         m->vocab.emplace(it.key(), static_cast<std::int32_t>(it.value().get<std::int64_t>()));
     }
     m->byteFallback = r.boolOr(model, "byte_fallback", "model", false);
@@ -793,8 +803,8 @@ std::shared_ptr<HfBpeTokenizer> HfBpeTokenizer::fromJsonFile(const std::filesyst
             const std::string path = JsonReader::index("added_tokens", i);
             AddedToken a;
             const std::int64_t id = r.intOr(t, "id", path, -1);
-            if (id < 0 || id > 0x7FFFFFF)
-                r.fail(path + ".id", "a non-negative integer id");
+            if (id < 0 || id >= idLimit)
+                r.fail(path + ".id", idExpected);
             a.id = static_cast<std::int32_t>(id);
             a.content = r.string(t, "content", path);
             if (a.content.empty())
@@ -876,11 +886,12 @@ std::shared_ptr<HfBpeTokenizer> HfBpeTokenizer::fromJsonFile(const std::filesyst
 std::shared_ptr<HfBpeTokenizer> HfBpeTokenizer::fromGguf(std::vector<std::string> tokens,
                                                          std::vector<std::int32_t> types,
                                                          std::vector<std::string> merges, const std::string& pre,
-                                                         std::int32_t bosId, std::int32_t eosId, bool addBos)
+                                                         std::int32_t bosId, std::int32_t eosId, bool addBos,
+                                                         const std::string& sourcePath)
 {
-    const JsonReader r("GGUF");
+    const JsonReader r(sourcePath);
     auto m = std::make_unique<Impl>();
-    m->source = "GGUF";
+    m->source = sourcePath;
     m->byteLevel = true;
     if (!types.empty() && types.size() != tokens.size())
         r.fail("tokenizer.ggml.token_type", "one type per token (" + std::to_string(tokens.size()) + ")");

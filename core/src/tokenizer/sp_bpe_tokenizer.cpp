@@ -623,6 +623,13 @@ std::shared_ptr<SpBpeTokenizer> SpBpeTokenizer::fromLlama2cFile(const std::files
     };
     if (size < 4)
         throw FormatError(name, "max_token_length", "a 4-byte header (file has " + std::to_string(size) + " bytes)", 0);
+    // Every token takes at least 8 bytes (score, length): check the count against the file before allocating.
+    if (static_cast<std::uint64_t>(vocabSize) > (size - 4) / 8)
+        throw FormatError(name, "vocab_size",
+                          "a file holding vocab_size " + std::to_string(vocabSize) + " tokens of at least 8 bytes each (" +
+                              std::to_string(8ull * static_cast<std::uint64_t>(vocabSize) + 4) +
+                              " bytes; the file has " + std::to_string(size) + ")",
+                          4);
     std::size_t off = 4;
     std::vector<SpVocabEntry> vocab(static_cast<std::size_t>(vocabSize));
     for (int i = 0; i < vocabSize; ++i) {

@@ -43,6 +43,10 @@ struct ModelConfig {
     int kvDim() const noexcept { return nKvHeads * headDim; }
     // Throws UnsupportedModel with the offending field when the numbers are inconsistent.
     void validate(const std::string& source) const;
+    // Throws FormatError(source, field, ...) when a dimension exceeds its cap (bq/util/limits.h) or when
+    // n_heads * head_dim / n_kv_heads * head_dim overflow the caps; checks no lower bounds (validate does).
+    // Readers call it as soon as the fields are read, before anything is sized from them.
+    void checkCaps(const std::string& source) const;
 };
 
 } // namespace bq

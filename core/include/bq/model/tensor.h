@@ -22,7 +22,8 @@ struct Tensor {
     std::shared_ptr<const void> keepAlive;
 
     std::int64_t numel() const noexcept;
-    std::int64_t rows() const noexcept { return shape.size() >= 2 ? numel() / shape.back() : 1; }
+    // Safe on any shape: 0 rows when the last dimension is 0 or negative (readers refuse such files).
+    std::int64_t rows() const noexcept { return shape.size() >= 2 ? (shape.back() > 0 ? numel() / shape.back() : 0) : 1; }
     std::int64_t cols() const noexcept { return shape.empty() ? 1 : shape.back(); }
     std::string shapeString() const; // e.g. "[512, 64]"
 

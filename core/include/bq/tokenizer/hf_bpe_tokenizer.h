@@ -21,10 +21,12 @@ public:
     static std::shared_ptr<HfBpeTokenizer> fromJsonFile(const std::filesystem::path& tokenizerJson);
 
     // GGUF: tokens, token types (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte),
-    // "a b" merges, and tokenizer.ggml.pre (e.g. "llama-bpe", "qwen2", "gpt-2", "default").
+    // "a b" merges, and tokenizer.ggml.pre (e.g. "llama-bpe", "qwen2", "gpt-2", "default"). sourcePath is the
+    // GGUF file, named by every error.
     static std::shared_ptr<HfBpeTokenizer> fromGguf(std::vector<std::string> tokens, std::vector<std::int32_t> types,
                                                     std::vector<std::string> merges, const std::string& pre,
-                                                    std::int32_t bosId, std::int32_t eosId, bool addBos);
+                                                    std::int32_t bosId, std::int32_t eosId, bool addBos,
+                                                    const std::string& sourcePath = "GGUF");
 
     ~HfBpeTokenizer() override;
     std::vector<std::int32_t> encode(std::string_view text, const EncodeOptions& options = {}) const override;

@@ -3,6 +3,7 @@
 #include "bq/quant/methods/method.h"
 #include "bq/quant/recipe/recipe.h"
 #include "bq/util/errors.h"
+#include "bq/util/limits.h"
 #include <fstream>
 #include <regex>
 #include <set>
@@ -239,9 +240,11 @@ Recipe loadRecipeFile(const std::string& path)
         throw std::runtime_error(path + ": cannot open the recipe file");
     std::stringstream ss;
     ss << f.rdbuf();
+    const std::string text = ss.str();
+    checkJsonDepth(text, path, "recipe");
     json j;
     try {
-        j = json::parse(ss.str());
+        j = json::parse(text);
     } catch (const json::parse_error& e) {
         throw FormatError(path, "recipe JSON", std::string("valid JSON (") + e.what() + ")",
                           std::int64_t(e.byte));

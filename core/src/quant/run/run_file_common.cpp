@@ -1,5 +1,6 @@
 #include "run_file_common.h"
 #include "bq/util/errors.h"
+#include "bq/util/limits.h"
 #include <fstream>
 
 namespace bq::quant {
@@ -81,6 +82,7 @@ RunHeader readRunHeader(const h5::Ctx& c, hid_t file)
 
     h5::Handle meta = h5::openGroup(c, file, "meta");
     auto parseJson = [&](const std::string& item, const std::string& text) {
+        checkJsonDepth(text, c.file, item);
         try {
             return nlohmann::json::parse(text);
         } catch (const nlohmann::json::exception& e) {
@@ -100,7 +102,7 @@ RunHeader readRunHeader(const h5::Ctx& c, hid_t file)
     if (dims.size() != 2) throw FormatError(c.file, "/calib/tokens", "int32 [samples, seq_len]");
     h.calibrationTokens.samples = std::int64_t(dims[0]);
     h.calibrationTokens.seqLen = std::int64_t(dims[1]);
-    h.calibrationTokens.ids.resize(std::size_t(dims[0] * dims[1]));
+    h.calibrationTokens.ids.resize(std::size_t(dims[0] * dims[1])); // product checked by datasetDims
     h5::readDataset(c, calib.get(), "tokens", H5T_NATIVE_INT32, h.calibrationTokens.ids.data());
     return h;
 }

@@ -1,5 +1,8 @@
 #include "run_file_h5.h"
 #include "bq/util/errors.h"
+#include "bq/util/limits.h"
+#include "bq/util/errors.h"
+#include <algorithm>
 #include <stdexcept>
 
 namespace bq::quant::h5 {
@@ -298,6 +301,29 @@ std::vector<hsize_t> datasetDims(const Ctx& c, hid_t parent, const std::string& 
     if (rank < 0) c.readFail(joinPath(parent, name), "a simple dataspace");
     std::vector<hsize_t> dims(std::size_t(rank), 0);
     H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    // The caller allocates product(dims) elements: the product (times the element size) must not overflow and
+    // must be backed by the dataset's stored bytes (the writer stores datasets raw; a chunked file can claim any
+    // extent with almost no chunks written).
+    Handle type(H5Dget_type(d.get()), H5Tclose);
+    const std::uint64_t elem = type.valid() ? std::uint64_t(H5Tget_size(type.get())) : 0;
+    std::uint64_t bytes = std::max<std::uint64_t>(elem, 1), allowed = 0;
+    bool ok = true;
+    for (hsize_t n : dims)
+        ok = ok && checkedMul(bytes, std::uint64_t(n), bytes);
+    if (dims.empty() || std::any_of(dims.begin(), dims.end(), [](hsize_t n) { return n == 0; }))
+        bytes = 0;
+    const std::uint64_t stored = std::uint64_t(H5Dget_storage_size(d.get()));
+    ok = ok && checkedMul(stored, limits::kHdf5BytesPerStoredByte, allowed) && bytes <= allowed;
+    if (!ok) {
+        std::string shape;
+        for (hsize_t n : dims)
+            shape += (shape.empty() ? "" : " x ") + std::to_string(n);
+        throw FormatError(c.file, joinPath(parent, name) + " dimensions",
+                          "an extent backed by the dataset's storage (" + shape + " elements of " +
+                              std::to_string(elem) + " bytes, but only " + std::to_string(stored) +
+                              " bytes are stored; at most " + std::to_string(limits::kHdf5BytesPerStoredByte) +
+                              " x that is read)");
+    }
     return dims;
 }
 

@@ -3,6 +3,7 @@
 #include "bq/util/errors.h"
 #include "run_file_common.h"
 #include "run_file_params.h"
+#include "bq/util/limits.h"
 #include <algorithm>
 
 namespace bq::quant {
@@ -130,6 +131,7 @@ std::optional<nlohmann::json> RunFileReader::finalEval() const
     if (!h5::linkExists(m_impl->file.get(), "eval")) return std::nullopt;
     Handle g = h5::openGroup(c, m_impl->file.get(), "eval");
     const std::string text = h5::readStringDataset(c, g.get(), "json");
+    checkJsonDepth(text, c.file, "/eval/json");
     try {
         return nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
