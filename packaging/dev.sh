@@ -14,7 +14,7 @@ BUILD=${BUILD_DIR:-build}
 
 PACKAGES=(build-essential cmake ninja-build pkg-config
   qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libxkbcommon-dev libvulkan-dev libgl-dev libeigen3-dev libhdf5-dev nlohmann-json3-dev catch2 libcli11-dev
-  libsentencepiece-dev libpcre2-dev libutf8proc-dev python3-h5py
+  libsentencepiece-dev libpcre2-dev libutf8proc-dev python3-h5py python3-venv python3-pip
   xvfb xauth fonts-dejavu-core dpkg-dev fakeroot file ccache qemu-user)
 
 install_missing() {
@@ -66,6 +66,11 @@ case "$MODE" in
     start=$(date +%s)
     echo "== release build with warnings as errors"
     configure_and_build "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBQ_WERROR=ON
+    echo "== real test model and Python oracles (outside the repository)"
+    BQ_SMOLLM2_GGUF=$(bash packaging/fetch-models.sh)
+    BQ_PYTHON=$(bash packaging/python-oracles.sh)
+    export BQ_SMOLLM2_GGUF BQ_PYTHON
+    echo "$BQ_SMOLLM2_GGUF"
     echo "== AddressSanitizer + UndefinedBehaviorSanitizer build (core, CLI and GUI tests)"
     # -O1 -g1: sanitizer reports keep file:line, and the build stays quick on 2 cores.
     configure_and_build "$BUILD-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" \

@@ -44,6 +44,33 @@ bool haveShared(const char* what)
 
 std::filesystem::path sharedPath(const std::string& relative) { return sharedDir() / relative; }
 
+std::filesystem::path smollm2Path()
+{
+    if (const char* explicitPath = std::getenv("BQ_SMOLLM2_GGUF"); explicitPath && *explicitPath)
+        return explicitPath;
+    std::filesystem::path cache;
+    if (const char* c = std::getenv("BQ_MODEL_CACHE"); c && *c)
+        cache = c;
+    else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+        cache = std::filesystem::path(x) / "bitstudio" / "models";
+    else if (const char* h = std::getenv("HOME"); h && *h)
+        cache = std::filesystem::path(h) / ".cache" / "bitstudio" / "models";
+    return cache / "SmolLM2-135M-Instruct.Q4_1.gguf";
+}
+
+bool haveSmolLM2(const char* what)
+{
+    const auto path = smollm2Path();
+    if (std::filesystem::exists(path))
+        return true;
+    if (inCi())
+        FAIL(std::string("MISSING DATA: ") + what + " needs SmolLM2-135M-Instruct at " + path.string() +
+             " (CI is set: run `bash packaging/fetch-models.sh` first)");
+    WARN(std::string("SKIPPED: ") + what + " needs SmolLM2-135M-Instruct (" + path.string() +
+         "): run `bash packaging/fetch-models.sh` to fetch it");
+    return false;
+}
+
 std::string readFile(const std::filesystem::path& path)
 {
     std::ifstream f(path, std::ios::binary);

@@ -16,6 +16,12 @@ bool inCi();
 // In CI (inCi()) a missing ../shared fails the test instead (Catch2 FAIL naming the missing path).
 bool haveShared(const char* what);
 std::filesystem::path sharedPath(const std::string& relative);
+
+// The real test model, SmolLM2-135M-Instruct (Q4_1 GGUF): the environment variable BQ_SMOLLM2_GGUF, else the cache
+// that packaging/fetch-models.sh fills (${BQ_MODEL_CACHE:-${XDG_CACHE_HOME:-~/.cache}/bitstudio/models}).
+std::filesystem::path smollm2Path();
+// True when smollm2Path() exists; otherwise a skip message naming the fetch command, or a failure in CI.
+bool haveSmolLM2(const char* what);
 std::string readFile(const std::filesystem::path& path);
 std::filesystem::path cliPath();
 

@@ -388,7 +388,7 @@ void GgufParser::parse()
         const std::uint64_t typeAt = m_pos;
         info.ggmlType = read<std::uint32_t>(field + " type");
         const TensorTypeTraits* type = tensorTypeFromGgml(info.ggmlType);
-        if (!type) {
+        if (!type || !type->dequantizeRow) {
             const char* name = ggmlTypeName(info.ggmlType);
             if (name)
                 throw UnsupportedModel(m_path + ": tensor '" + info.name + "' has ggml type " + name + " (" +

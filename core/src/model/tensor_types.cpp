@@ -191,7 +191,7 @@ void quantizeRowQ1_0(const float* x, std::byte* y, std::int64_t n)
 }
 
 // Indexed by DType.
-constexpr std::array<TensorTypeTraits, 8> kTypes{{
+constexpr std::array<TensorTypeTraits, 21> kTypes{{
     {DType::F32, "F32", 0, 1, 4, "32-bit IEEE float", dequantizeRowF32, quantizeRowF32, nullptr, nullptr},
     {DType::F16, "F16", 1, 1, 2, "16-bit IEEE half float", dequantizeRowF16, quantizeRowF16, nullptr, nullptr},
     {DType::BF16, "BF16", 30, 1, 2, "bfloat16 (8-bit exponent, 7-bit mantissa)", dequantizeRowBF16,
@@ -207,6 +207,20 @@ constexpr std::array<TensorTypeTraits, 8> kTypes{{
      dequantizeScaledRow<kQ1Block, kQ1Bytes, decodeQ1_0>, quantizeRowQ1_0, encodeQ1_0, decodeQ1_0},
     {DType::I8, "I8", 24, 1, 1, "8-bit signed integers", dequantizeRowI8, nullptr, nullptr, nullptr},
     {DType::I32, "I32", 26, 1, 4, "32-bit signed integers", dequantizeRowI32, nullptr, nullptr, nullptr},
+    // llama.cpp's other CPU types (ggml-common.h block structs). TODO(types): scalar reference dequantizers.
+    {DType::Q4_1, "Q4_1", 3, 32, 20, "", nullptr, nullptr, nullptr, nullptr},
+    {DType::Q5_0, "Q5_0", 6, 32, 22, "", nullptr, nullptr, nullptr, nullptr},
+    {DType::Q5_1, "Q5_1", 7, 32, 24, "", nullptr, nullptr, nullptr, nullptr},
+    {DType::Q2_K, "Q2_K", 10, 256, 84, "", nullptr, nullptr, nullptr, nullptr},
+    {DType::Q3_K, "Q3_K", 11, 256, 110, "", nullptr, nullptr, nullptr, nullptr},
+    {DType::Q4_K, "Q4_K", 12, 256, 144, "", nullptr, nullptr, nullptr, nullptr},
+    {DType::Q5_K, "Q5_K", 13, 256, 176, "", nullptr, nullptr, nullptr, nullptr},
+    {DType::Q6_K, "Q6_K", 14, 256, 210, "", nullptr, nullptr, nullptr, nullptr},
+    {DType::Q8_K, "Q8_K", 15, 256, 292, "", nullptr, nullptr, nullptr, nullptr},
+    {DType::IQ4_NL, "IQ4_NL", 20, 32, 18, "", nullptr, nullptr, nullptr, nullptr},
+    {DType::IQ4_XS, "IQ4_XS", 23, 256, 136, "", nullptr, nullptr, nullptr, nullptr},
+    {DType::TQ1_0, "TQ1_0", 34, 256, 54, "", nullptr, nullptr, nullptr, nullptr},
+    {DType::TQ2_0, "TQ2_0", 35, 256, 66, "", nullptr, nullptr, nullptr, nullptr},
 }};
 
 constexpr bool tableInDTypeOrder()

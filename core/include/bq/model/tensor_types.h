@@ -21,7 +21,11 @@
 namespace bq {
 
 // The values index the table in tensor_types.cpp (same order).
-enum class DType : std::uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q1_0, I8, I32 };
+enum class DType : std::uint8_t {
+    F32, F16, BF16, Q8_0, Q4_0, Q1_0, I8, I32,
+    // Read from llama.cpp's files (dequantized on load; some also run packed).
+    Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0
+};
 
 struct TensorTypeTraits {
     // n weights of a row (a multiple of blockSize) from / to their packed bytes.
