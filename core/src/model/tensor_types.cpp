@@ -190,6 +190,23 @@ void quantizeRowQ1_0(const float* x, std::byte* y, std::int64_t n)
     }
 }
 
+// Q4_1 (ggml block_q4_1): d, m, 16 bytes of nibbles (element j low, element j + 16 high); w_j = d · nibble_j + m.
+constexpr int kQ4_1Block = 32, kQ4_1Bytes = 20;
+
+void dequantizeRowQ4_1(const std::byte* src, float* dst, std::int64_t n)
+{
+    for (std::int64_t b = 0; b < n / kQ4_1Block; ++b) {
+        const std::byte* block = src + b * kQ4_1Bytes;
+        const float d = halfToFloat(loadU16(block)), m = halfToFloat(loadU16(block + 2));
+        float* y = dst + b * kQ4_1Block;
+        for (int j = 0; j < kQ4_1Block / 2; ++j) {
+            const auto v = static_cast<std::uint8_t>(block[4 + j]);
+            y[j] = float(v & 0x0f) * d + m;
+            y[j + kQ4_1Block / 2] = float(v >> 4) * d + m;
+        }
+    }
+}
+
 // Indexed by DType.
 constexpr std::array<TensorTypeTraits, 21> kTypes{{
     {DType::F32, "F32", 0, 1, 4, "32-bit IEEE float", dequantizeRowF32, quantizeRowF32, nullptr, nullptr},
@@ -208,7 +225,9 @@ constexpr std::array<TensorTypeTraits, 21> kTypes{{
     {DType::I8, "I8", 24, 1, 1, "8-bit signed integers", dequantizeRowI8, nullptr, nullptr, nullptr},
     {DType::I32, "I32", 26, 1, 4, "32-bit signed integers", dequantizeRowI32, nullptr, nullptr, nullptr},
     // llama.cpp's other CPU types (ggml-common.h block structs). TODO(types): scalar reference dequantizers.
-    {DType::Q4_1, "Q4_1", 3, 32, 20, "", nullptr, nullptr, nullptr, nullptr},
+    {DType::Q4_1, "Q4_1", 3, kQ4_1Block, kQ4_1Bytes,
+     "4-bit integers q (0..15) plus an fp16 scale d and an fp16 offset m per 32 weights; each weight decodes to d·q + m",
+     dequantizeRowQ4_1, nullptr, nullptr, nullptr},
     {DType::Q5_0, "Q5_0", 6, 32, 22, "", nullptr, nullptr, nullptr, nullptr},
     {DType::Q5_1, "Q5_1", 7, 32, 24, "", nullptr, nullptr, nullptr, nullptr},
     {DType::Q2_K, "Q2_K", 10, 256, 84, "", nullptr, nullptr, nullptr, nullptr},
