@@ -24,6 +24,10 @@ void addRecipeOptions(CLI::App& cmd, RecipeOptions& o)
         ->capture_default_str();
     cmd.add_flag("--quantize-embeddings", o.overrides.quantizeEmbeddings,
                  "With --method: also quantize token_embd/output (default: kept in full precision)");
+    cmd.add_option("--unfit", o.overrides.unfit,
+                   "A matrix whose method cannot take its shape (e.g. q1_0 on 576 input columns): refuse (default) "
+                   "or keep_fp (kept in full precision, listed in the estimate)")
+        ->check(CLI::IsMember({"refuse", "keep_fp"}));
 }
 
 bq::quant::Recipe loadRecipe(const RecipeOptions& o)

@@ -754,7 +754,7 @@ TEST_CASE("synthetic shapes have the documented dimensions", "[runtime][syntheti
     CHECK((q.dim == 1024 && q.hiddenDim == 3072 && q.nLayers == 28 && q.nHeads == 16 && q.nKvHeads == 8 &&
            q.headDim == 128 && q.vocabSize == 151936 && q.qkNorm && q.tiedEmbeddings && q.ropeTheta == 1e6f));
     CHECK_THROWS_AS(syntheticShape("gpt5"), std::invalid_argument);
-    CHECK(syntheticShapes().size() == 5);
+    CHECK(syntheticShapes().size() == 6);
 }
 
 TEST_CASE("synthetic models are deterministic with std 0.02 and run", "[runtime][synthetic]")

@@ -1,6 +1,8 @@
 // The layer both front ends share (core/workflow): presets, the equivalent command line, model specs.
 #include "bq/demo/demo_model.h"
 #include "bq/model/model.h"
+#include "bq/model/synthetic.h"
+#include "bq/workflow/recipe_options.h"
 #include "bq/workflow/open_model.h"
 #include "bq/workflow/quantize_setup.h"
 #include "bq/workflow/recipe_presets.h"
@@ -52,6 +54,59 @@ TEST_CASE("every recipe preset resolves on the demo model and does what its titl
     CHECK(ids.size() == 5);
     CHECK(&workflow::findRecipePreset("all-1bit") == &workflow::recipePresets()[1]);
     CHECK_THROWS_WITH(workflow::findRecipePreset("nope"), Catch::Contains("keep-embeddings"));
+}
+
+TEST_CASE("q1_0 on 576-wide matrices (SmolLM2's dims): refused by name, or kept in full precision and said so",
+          "[workflow][recipe]")
+{
+    // SmolLM2-135M's dims with 2 blocks and a small vocabulary: every matrix but ffn_down has 576 input columns.
+    SyntheticShape shape = syntheticShape("smollm2-135m");
+    shape.config.nLayers = 2;
+    shape.config.vocabSize = 512;
+    const auto model = makeSyntheticModel(shape);
+
+    quant::Recipe recipe = quant::builtinRecipe("q1_0");
+    try {
+        quant::resolveRecipe(recipe, *model);
+        FAIL("q1_0 on 576 input columns resolved");
+    } catch (const quant::RecipeError& e) {
+        CHECK(e.issues().size() == 12); // q, k, v, o, gate, up of 2 blocks
+        CHECK_THAT(e.what(), Catch::Contains("blk.0.attn_q.weight [576 x 576]") &&
+                                 Catch::Contains("multiple of 128 (m = 576)") && Catch::Contains("--unfit keep_fp"));
+        CHECK_THAT(e.what(), !Catch::Contains("ffn_down"));
+    }
+
+    workflow::RecipeOverrides overrides;
+    overrides.unfit = "keep_fp";
+    workflow::applyRecipeOverrides(recipe, overrides);
+    CHECK(recipe.toJson()["defaults"]["unfit"] == "keep_fp");
+    CHECK(quant::parseRecipe(recipe.toJson()).unfit == "keep_fp");
+    CHECK_FALSE(quant::builtinRecipe("q1_0").toJson()["defaults"].contains("unfit")); // old recipes unchanged
+    overrides.unfit = "skip";
+    CHECK_THROWS_WITH(workflow::applyRecipeOverrides(recipe, overrides), Catch::Contains("refuse or keep_fp"));
+
+    const quant::Resolution res = quant::resolveRecipe(recipe, *model);
+    const quant::ResolvedTensor* q = res.find("blk.1.attn_q.weight");
+    const quant::ResolvedTensor* gate = res.find("blk.1.ffn_gate.weight");
+    const quant::ResolvedTensor* down = res.find("blk.1.ffn_down.weight");
+    REQUIRE((q && gate && down));
+    CHECK(q->keepFp);
+    CHECK(gate->keepFp);
+    CHECK_THAT(q->decidedBy, Catch::Contains("kept in full precision (unfit: q1_0 needs the input dimension"));
+    CHECK(q->bitsPerWeight == 16);
+    CHECK(down->method == "q1_0"); // 1536 input columns: 12 blocks of 128
+    CHECK(down->bitsPerWeight == 1.125);
+    REQUIRE(res.warnings.size() == 1);
+    CHECK(res.warnings[0] == "12 weight matrices kept in full precision because q1_0 cannot take their shape "
+                             "(recipe \"unfit\": \"keep_fp\"; see decided_by)");
+
+    // The estimate counts the kept matrices at 16 bits and only the two ffn_down as quantized.
+    const quant::Estimate est = quant::estimateRun(recipe, res, *model);
+    CHECK(est.quantizedWeights == 2 * 576 * 1536);
+    CHECK(est.bitsPerWeightQuantized == Approx(1.125));
+
+    // The deployable preset keeps what Q1_0 cannot hold.
+    CHECK(workflow::findRecipePreset("deployable-q1_0").recipe.unfit == "keep_fp");
 }
 
 TEST_CASE("the command line of a setup quotes what a shell would split and refuses per-file ranges",

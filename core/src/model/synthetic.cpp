@@ -41,6 +41,12 @@ std::vector<SyntheticShape> buildShapes()
     shapes.push_back({"ts5m", llamaShape(256, 768, 6, 8, 4, 512, 256)});
     shapes.push_back({"opt125m", llamaShape(768, 3072, 12, 12, 12, 50272, 2048)});
     {
+        // SmolLM2-135M: dims of 576 are not multiples of 128 (what q1_0 and Q1_0 need).
+        ModelConfig c = llamaShape(576, 1536, 30, 9, 3, 49152, 8192);
+        c.ropeTheta = 100000.0f;
+        shapes.push_back({"smollm2-135m", c});
+    }
+    {
         ModelConfig c = llamaShape(2048, 8192, 16, 32, 8, 128256, 131072);
         c.headDim = 64;
         c.ropeTheta = 500000.0f;

@@ -20,6 +20,11 @@ void applyRecipeOverrides(quant::Recipe& recipe, const RecipeOverrides& o)
         recipe.seed = *o.seed;
     if (!o.sampling.empty())
         recipe.sampling = quant::calibrationSamplingName(quant::parseCalibrationSampling(o.sampling));
+    if (!o.unfit.empty()) {
+        if (o.unfit != "refuse" && o.unfit != "keep_fp")
+            throw std::invalid_argument("--unfit: expected refuse or keep_fp, got '" + o.unfit + "'");
+        recipe.unfit = o.unfit;
+    }
 }
 
 namespace {

@@ -34,10 +34,12 @@ std::vector<RecipePreset> makePresets()
                    all});
 
     quant::Recipe q1 = quant::builtinRecipe("q1_0");
+    q1.unfit = "keep_fp";
     out.push_back({"deployable-q1_0", "Deployable Q1_0",
                    "Sign × one fp16 scale per 128 weights on every block linear: exactly llama.cpp's Q1_0, so the "
                    "export runs in stock llama.cpp without a refit. Matrices whose input width is not a multiple "
-                   "of 128 are refused by the estimate.",
+                   "of 128 (e.g. SmolLM2's 576) are kept in full precision (F16, or Q8_0 with the export's "
+                   "embeddings setting), and the estimate lists them.",
                    q1});
 
     quant::Recipe mixed = quant::builtinRecipe("arb-rc");

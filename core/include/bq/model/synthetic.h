@@ -14,7 +14,8 @@ struct SyntheticShape {
     ModelConfig config;
 };
 
-// "stories260k", "ts5m", "opt125m" (Llama-architecture model with OPT-125M dims), "llama3.2-1b", "qwen3-0.6b"
+// "stories260k", "ts5m", "opt125m" (Llama-architecture model with OPT-125M dims), "smollm2-135m", "llama3.2-1b",
+// "qwen3-0.6b"
 const std::vector<SyntheticShape>& syntheticShapes();
 const SyntheticShape& syntheticShape(const std::string& name); // throws std::invalid_argument listing names
 // dtype F32 (or F16 to halve memory). A byte-level placeholder tokenizer covers the vocabulary.

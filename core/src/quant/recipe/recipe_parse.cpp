@@ -29,7 +29,7 @@ std::string joinIssues(const std::string& origin, const std::vector<RecipeIssue>
 
 const std::set<std::string> kDefaultKeys{"method",  "options", "block_size", "damping",         "samples",
                                          "seqlen",  "seed",    "sampling",   "keep_fp",         "true_sequential",
-                                         "recollect_down", "analysis"};
+                                         "recollect_down", "analysis", "unfit"};
 
 } // namespace
 
@@ -44,6 +44,8 @@ json Recipe::toJson() const
            {"damping", damping},        {"samples", samples},         {"seqlen", seqLen},
            {"seed", seed},              {"sampling", sampling},       {"keep_fp", keepFp},
            {"true_sequential", trueSequential}, {"recollect_down", recollectDown}, {"analysis", analysis}};
+    if (unfit != "refuse") // written only when set, so recipes (and their fingerprints) from before stay the same
+        d["unfit"] = unfit;
     json r = json::array();
     for (const auto& rule : rules) {
         json jr;
@@ -133,6 +135,11 @@ Recipe parseRecipe(const json& j, const std::string& origin)
                     r.analysis = d["analysis"].get<std::string>();
                     if (r.analysis != "full" && r.analysis != "light")
                         bad(0, "defaults.analysis must be \"full\" or \"light\"");
+                }
+                if (d.contains("unfit")) {
+                    r.unfit = d["unfit"].get<std::string>();
+                    if (r.unfit != "refuse" && r.unfit != "keep_fp")
+                        bad(0, "defaults.unfit must be \"refuse\" or \"keep_fp\"");
                 }
                 if (r.blockSize <= 0 || r.damping < 0 || r.samples <= 0 || r.seqLen < 2)
                     bad(0, "defaults: block_size > 0, damping ≥ 0, samples > 0 and seqlen ≥ 2 are required");

@@ -5,6 +5,7 @@
 #include "bq/quant/recipe/recipe.h"
 #include <algorithm>
 #include <regex>
+#include <map>
 #include <set>
 
 namespace bq::quant {
@@ -101,6 +102,7 @@ Resolution resolveRecipe(const Recipe& recipe, const Model& model)
     std::vector<RecipeIssue> issues;
     std::vector<int> ruleHits(recipe.rules.size(), 0);
     std::set<std::string> names;
+    std::map<std::string, int> keptUnfit; // method -> matrices kept because it cannot take their shape
     for (const WeightMatrix& w : recipeTensors(model)) {
         names.insert(w.tensor);
         ResolvedTensor t;
@@ -149,13 +151,25 @@ Resolution resolveRecipe(const Recipe& recipe, const Model& model)
                 json merged = mergeOptions(m, options);
                 applyGlobalOptions(m, recipe, merged);
                 const std::string why = m.unsupportedReason ? m.unsupportedReason(w.rows, w.cols, merged) : "";
+                if (!why.empty() && recipe.unfit == "keep_fp") {
+                    t.keepFp = true;
+                    // The reason's first clause ("q1_0 needs ... 128 (m = 576)"); the refusal says the rest.
+                    const std::size_t clause = why.find("): ");
+                    t.decidedBy = decidedBy + "; kept in full precision (unfit: " +
+                                  (clause == std::string::npos ? why : why.substr(0, clause + 1)) + ")";
+                    t.bitsPerWeight = 16;
+                    ++keptUnfit[method];
+                    res.tensors.push_back(std::move(t));
+                    continue;
+                }
                 if (!why.empty()) {
                     issues.push_back({decidingRule > 0 ? decidingRule : -1,
                                       w.tensor + " [" + std::to_string(w.rows) + " x " + std::to_string(w.cols) +
                                           "]: method " + method + " (from " + where + ") cannot take it: " + why +
                                           ". Suggestion: add a rule or override routing " + w.tensor +
-                                          " to another method (e.g. arb-rc or sign), or keep it in full precision "
-                                          "(\"keep_fp\": true)"});
+                                          " to another method (e.g. arb-rc or sign), keep it in full precision "
+                                          "(\"keep_fp\": true), or keep every matrix the method cannot take "
+                                          "(\"unfit\": \"keep_fp\" in the recipe defaults; CLI --unfit keep_fp)"});
                 } else if (m.needsGram && w.tensor == "token_embd.weight") {
                     issues.push_back({decidingRule > 0 ? decidingRule : -1,
                                       "token_embd.weight: method " + method + " (from " + where +
@@ -177,6 +191,10 @@ Resolution resolveRecipe(const Recipe& recipe, const Model& model)
         }
         res.tensors.push_back(std::move(t));
     }
+    for (const auto& [method, count] : keptUnfit)
+        res.warnings.push_back(std::to_string(count) + " weight matri" + (count == 1 ? "x" : "ces") +
+                               " kept in full precision because " + method +
+                               " cannot take their shape (recipe \"unfit\": \"keep_fp\"; see decided_by)");
     for (std::size_t i = 0; i < recipe.rules.size(); ++i)
         if (ruleHits[i] == 0)
             res.warnings.push_back("rule " + std::to_string(i + 1) + " (" + recipe.rules[i].label() +

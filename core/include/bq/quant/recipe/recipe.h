@@ -79,6 +79,9 @@ struct Recipe {
     bool trueSequential = false;
     bool recollectDown = true;
     std::string analysis = "full"; // "full": FP stream always (cumulative metrics); "light": only when needed
+    // A matrix whose method cannot take its shape (q1_0 on 576 input columns): "refuse" (a RecipeError naming it)
+    // or "keep_fp" (kept in full precision, said in its decidedBy and in one warning).
+    std::string unfit = "refuse";
     std::vector<RecipeRule> rules;
     std::map<std::string, RecipeOverride> overrides;
 
