@@ -37,6 +37,7 @@ void registerPerplexity(CLI::App& app)
                        {"tokens", result.tokens},
                        {"sequences", result.sequences},
                        {"mode", o->eval.mode},
+                       {"windows", o->eval.windows.empty() ? "all" : o->eval.windows},
                        {"seconds", sec}});
         } else {
             std::printf("perplexity %.4f  (mean NLL %.5f nats over %lld predicted tokens, %lld %s, %.1f s)\n",

@@ -14,6 +14,9 @@ void addEvalOptions(CLI::App& cmd, EvalOptions& o)
     cmd.add_option("--ctx", o.ctx, "Window length / truncation (0 = the model's context)")
         ->check(CLI::NonNegativeNumber);
     cmd.add_option("--docs", o.docs, "Document range A:B (docs mode), e.g. 0:200");
+    cmd.add_option("--windows", o.windows,
+                   "Window range A:B (windows mode), e.g. 0:16 for the first 16 windows; default: all of them (the "
+                   "GPTQ protocol)");
     cmd.add_flag("--json", o.json, "Print JSON");
 }
 
@@ -27,6 +30,13 @@ bq::PerplexityRequest makePerplexityRequest(const EvalOptions& o)
         const bq::workflow::DocumentRange docs = bq::workflow::parseRange(o.docs, "--docs");
         r.docBegin = docs.begin;
         r.docEnd = docs.end;
+    }
+    if (!o.windows.empty()) {
+        if (r.mode != bq::PerplexityMode::Windows)
+            throw std::invalid_argument("--windows applies to --mode windows only (use --docs in docs mode)");
+        const bq::workflow::DocumentRange windows = bq::workflow::parseRange(o.windows, "--windows");
+        r.windowBegin = windows.begin;
+        r.windowEnd = windows.end;
     }
     return r;
 }

@@ -7,7 +7,7 @@
 namespace bqcli {
 
 struct EvalOptions {
-    std::string text, mode = "windows", docs;
+    std::string text, mode = "windows", docs, windows;
     int ctx = 0;
     bool json = false;
 };

@@ -270,6 +270,26 @@ TEST_CASE("windows perplexity matches hand-computed bigram values", "[eval]")
             CHECK(log.sequences[static_cast<std::size_t>(w)] == expect);
         }
         CHECK(log.forwards > 3);
+
+        // A window range scores exactly those windows of the same cut.
+        req.windowBegin = 1;
+        req.windowEnd = 3;
+        BigramModel m2("abc", p, 2048);
+        REQUIRE(bq::evaluatePerplexity(m2, req, r, sink, cancel).status == bq::JobStatus::Completed);
+        double nll12 = 0;
+        for (int w = 1; w < 3; ++w)
+            for (int j = 0; j < 599; ++j)
+                nll12 -= std::log(p[static_cast<std::size_t>(toks[static_cast<std::size_t>(w * 600 + j)])]
+                                   [static_cast<std::size_t>(toks[static_cast<std::size_t>(w * 600 + j + 1)])]);
+        CHECK(r.sequences == 2);
+        CHECK(r.meanNll == Approx(nll12 / (2 * 599)).epsilon(1e-6));
+        REQUIRE(m2.log().sequences.size() == 2);
+        CHECK(m2.log().sequences[0] == std::vector<std::int32_t>(toks.begin() + 600, toks.begin() + 1199));
+        req.windowBegin = 3; // past the last window
+        req.windowEnd = -1;
+        const bq::JobResult empty = bq::evaluatePerplexity(m2, req, r, sink, cancel);
+        CHECK(empty.status == bq::JobStatus::Failed);
+        CHECK_THAT(empty.message, Catch::Contains("window range 3: is empty: the text has 3 windows of 600 tokens"));
     }
 }
 

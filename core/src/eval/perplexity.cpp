@@ -56,8 +56,14 @@ std::string buildEvalSequences(const Tokenizer& tokenizer, const PerplexityReque
         if (n == 0)
             return "text has " + std::to_string(tokens.size()) + " tokens, fewer than one window of " +
                    std::to_string(ctx);
-        sequences.reserve(n);
-        for (std::size_t i = 0; i < n; ++i)
+        const std::size_t begin = static_cast<std::size_t>(std::max(0, request.windowBegin));
+        const std::size_t end = request.windowEnd < 0 ? n : std::min(n, static_cast<std::size_t>(request.windowEnd));
+        if (begin >= end)
+            return "window range " + std::to_string(request.windowBegin) + ":" +
+                   (request.windowEnd < 0 ? std::string() : std::to_string(request.windowEnd)) + " is empty: the text has " +
+                   std::to_string(n) + " windows of " + std::to_string(ctx) + " tokens";
+        sequences.reserve(end - begin);
+        for (std::size_t i = begin; i < end; ++i)
             sequences.emplace_back(tokens.begin() + static_cast<std::ptrdiff_t>(i * ctx),
                                    tokens.begin() + static_cast<std::ptrdiff_t>((i + 1) * ctx));
         return {};

@@ -20,6 +20,8 @@ struct PerplexityRequest {
     PerplexityMode mode = PerplexityMode::Windows;
     int ctx = 0;                      // window length (windows) / truncation (docs); 0 = model context
     int docBegin = 0, docEnd = -1;    // docs mode range [begin, end); -1 = all
+    int windowBegin = 0, windowEnd = -1; // windows mode: the windows [begin, end) of the text; -1 = all (the
+                                         // GPTQ protocol scores all; a range is for quick, stated subsets)
     bool addBos = true;               // windows mode: one BOS at the very start if the tokenizer uses BOS
 };
 
@@ -33,7 +35,7 @@ struct PerplexityResult {
 
 // The token sequences a request scores, shared by evaluatePerplexity and compareModels. windows: the text
 // tokenized once (one BOS at the start when request.addBos and the tokenizer adds BOS by default), cut into
-// floor(tokens / ctx) windows of ctx tokens, tail dropped. docs: per document of [docBegin, docEnd), [BOS] +
+// floor(tokens / ctx) windows of ctx tokens, tail dropped, then [windowBegin, windowEnd) of them. docs: per document of [docBegin, docEnd), [BOS] +
 // encode(doc) (BOS under the same rule), truncated to ctx; documents with fewer than two tokens are skipped.
 // `ctx` is the resolved length (> 0). Returns "" on success, else why there is nothing to score. Throws
 // Cancelled when `cancel` is set (checked per document).
