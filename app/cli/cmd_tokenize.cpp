@@ -1,6 +1,8 @@
 // `bitstudio-cli tokenize (MODEL | --tokenizer FILE) --text FILE [--lines] [--json] [--bos]`.
 // Without --lines: the whole file is one string; prints the ids (JSON array with --json) and the count.
 // With --lines: each line is encoded separately; prints a JSON array of id arrays.
+// With --decode: the text file is JSON (an array of ids, or an array of id arrays); prints the decoded string(s)
+// as JSON (invalid UTF-8 from partial byte tokens shown as U+FFFD). Special tokens decode to their text with --special.
 #include "bq/formats/model_loader.h"
 #include "bq/tokenizer/tokenizer.h"
 #include "cli/cli_common.h"
@@ -9,11 +11,52 @@
 
 namespace bqcli {
 
+namespace {
+
+std::vector<std::int32_t> idList(const nlohmann::json& j, const std::string& file, const std::string& field,
+                                 std::int32_t vocab)
+{
+    std::vector<std::int32_t> ids;
+    if (!j.is_array())
+        throw std::runtime_error(file + ": " + field + ": expected an array of token ids");
+    ids.reserve(j.size());
+    for (std::size_t i = 0; i < j.size(); ++i) {
+        const auto& v = j[i];
+        if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() >= vocab)
+            throw std::runtime_error(file + ": " + field + "[" + std::to_string(i) + "]: expected a token id in [0, " +
+                                     std::to_string(vocab) + ")");
+        ids.push_back(v.get<std::int32_t>());
+    }
+    return ids;
+}
+
+void printDecoded(const bq::Tokenizer& tok, const std::string& file, const std::string& text, bool special)
+{
+    nlohmann::json in;
+    try {
+        in = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        throw std::runtime_error(file + ": json: expected a JSON array of token ids (" + e.what() + ")");
+    }
+    const std::int32_t vocab = tok.vocabSize();
+    nlohmann::json out;
+    if (in.is_array() && !in.empty() && in[0].is_array()) {
+        out = nlohmann::json::array();
+        for (std::size_t i = 0; i < in.size(); ++i)
+            out.push_back(tok.decode(idList(in[i], file, "[" + std::to_string(i) + "]", vocab), special));
+    } else {
+        out = tok.decode(idList(in, file, "json", vocab), special);
+    }
+    std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+}
+
+} // namespace
+
 void registerTokenize(CLI::App& app)
 {
     struct Opts {
         std::string model, tokenizer, text;
-        bool lines = false, json = false, bos = false, special = false, count = false;
+        bool lines = false, json = false, bos = false, special = false, count = false, decode = false;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("tokenize", "Encode a text file with a model's tokenizer or a tokenizer file");
@@ -26,6 +69,8 @@ void registerTokenize(CLI::App& app)
     cmd->add_flag("--bos", o->bos, "Add the BOS token (no special tokens are added otherwise)");
     cmd->add_flag("--special", o->special, "Recognise special tokens written in the text");
     cmd->add_flag("--count", o->count, "Print only the number of tokens");
+    cmd->add_flag("--decode", o->decode,
+                  "Decode instead: --text holds a JSON array of ids or of id arrays; prints the text(s) as JSON");
     cmd->callback([o] {
         std::shared_ptr<const bq::Tokenizer> tok;
         if (!o->model.empty()) {
@@ -41,6 +86,10 @@ void registerTokenize(CLI::App& app)
             throw std::runtime_error("give a MODEL or --tokenizer FILE");
         }
         const std::string text = readTextFile(o->text);
+        if (o->decode) {
+            printDecoded(*tok, o->text, text, o->special);
+            return;
+        }
         bq::EncodeOptions enc;
         enc.addBos = o->bos;
         enc.parseSpecial = o->special;

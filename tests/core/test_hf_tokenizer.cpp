@@ -1,6 +1,8 @@
 // HfBpeTokenizer against the reference counts of the JavaScript port of Hugging Face tokenizers
 // (shared/MANIFEST.md), plus hand-checked behaviours (special tokens, NFC, byte fallback, streaming, errors).
+#include "bq/tokenizer/gguf_pre_tokenizer.h"
 #include "bq/tokenizer/hf_bpe_tokenizer.h"
+#include "bq/tokenizer/hf_pipeline.h"
 #include "bq/util/errors.h"
 #include "support/test_support.h"
 
@@ -338,4 +340,55 @@ TEST_CASE("malformed tokenizer.json files raise FormatError naming the field", "
     expectError(R"({"model": {"type": "BPE", "vocab": )", "json");
     expectError(R"({"normalizer":null})", "model");
     CHECK_THROWS_AS(bq::HfBpeTokenizer::fromJsonFile(dir / "missing.json"), bq::FormatError);
+}
+
+TEST_CASE("tokenizer.ggml.pre names map to llama.cpp's regex lists", "[tokenizer][hf][gguf]")
+{
+    const auto smol = bq::ggufPreTokenizer("smollm");
+    REQUIRE(smol);
+    CHECK(smol->name == "smollm");
+    CHECK(smol->splits == std::vector<std::string>{bq::hf::kDigitPattern, bq::hf::kGpt2Pattern});
+    CHECK_FALSE(smol->ignoreMerges);
+    CHECK_FALSE(smol->nfc);
+    for (const char* same : {"starcoder", "refact", "command-r", "codeshell", "exaone", "minerva"})
+        CHECK(bq::ggufPreTokenizer(same)->splits == smol->splits);
+    for (const char* l3 : {"llama3", "llama-bpe", "llama-v3", "falcon3", "pixtral"}) {
+        INFO(l3);
+        CHECK(bq::ggufPreTokenizer(l3)->name == "llama-bpe");
+        CHECK(bq::ggufPreTokenizer(l3)->ignoreMerges);
+    }
+    CHECK_FALSE(bq::ggufPreTokenizer("dbrx")->ignoreMerges);
+    CHECK(bq::ggufPreTokenizer("dbrx")->splits == std::vector<std::string>{bq::hf::kLlama3Pattern});
+    CHECK(bq::ggufPreTokenizer("deepseek-r1-qwen")->nfc);
+    CHECK(bq::ggufPreTokenizer("")->name == "default");
+    CHECK(bq::ggufPreTokenizer("mpt")->splits == std::vector<std::string>{bq::hf::kGpt2Pattern});
+    CHECK_FALSE(bq::ggufPreTokenizer("deepseek-llm")); // its regex list is not implemented: refused
+    try {
+        bq::HfBpeTokenizer::fromGguf({"a"}, {1}, {}, "tekken", -1, -1, false, "x.gguf");
+        FAIL("tekken accepted");
+    } catch (const bq::FormatError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("x.gguf") && Catch::Contains("tokenizer.ggml.pre") &&
+                                 Catch::Contains("smollm") && Catch::Contains("\"tekken\""));
+    }
+}
+
+TEST_CASE("a tokenizer.json with Digits(individual_digits) + ByteLevel is SmolLM's pre-tokenizer", "[tokenizer][hf]")
+{
+    bqtest::TempDir dir;
+    const auto make = [&](bool individual) {
+        writeFile(dir / "tokenizer.json",
+                  std::string(R"({"pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":)") +
+                      (individual ? "true" : "false") +
+                      R"(},{"type":"ByteLevel","add_prefix_space":false,"use_regex":true}]},"decoder":{"type":"ByteLevel"},)" +
+                      R"("model":{"type":"BPE","vocab":{"1":0,"2":1,"12":2,"a":3,"Ġ":4,"Ġ1":5},"merges":["1 2","Ġ 1"]}})");
+        return bq::HfBpeTokenizer::fromJsonFile(dir / "tokenizer.json");
+    };
+    const auto each = make(true);
+    CHECK(each->preTokenizerName() == "smollm");
+    CHECK(each->encode("12") == std::vector<std::int32_t>{0, 1});      // digits split apart: "1 2" never applies
+    CHECK(each->encode("a 12") == std::vector<std::int32_t>{3, 4, 0, 1}); // " " is cut from "1" by the digit split
+    const auto runs = make(false);
+    CHECK(runs->preTokenizerName() == "default"); // no GGUF name carries digit runs + GPT-2
+    CHECK(runs->encode("12") == std::vector<std::int32_t>{2});
+    CHECK(runs->encode("a 12") == std::vector<std::int32_t>{3, 4, 2});
 }

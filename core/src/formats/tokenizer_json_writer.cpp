@@ -179,6 +179,11 @@ std::string tokenizerJson(const Tokenizer& tok)
             split["invert"] = false;
             j["normalizer"] = pre == "qwen2" ? ojson{{"type", "NFC"}} : ojson();
             j["pre_tokenizer"] = ojson{{"type", "Sequence"}, {"pretokenizers", ojson::array({split, byteLevel})}};
+        } else if (pre == "smollm") {
+            byteLevel["use_regex"] = true;
+            j["normalizer"] = nullptr;
+            const ojson digits{{"type", "Digits"}, {"individual_digits", true}};
+            j["pre_tokenizer"] = ojson{{"type", "Sequence"}, {"pretokenizers", ojson::array({digits, byteLevel})}};
         } else {
             byteLevel["use_regex"] = true;
             j["normalizer"] = nullptr;

@@ -2,6 +2,7 @@
 
 #include "bq/tokenizer/bpe_merge_table.h"
 #include "bq/tokenizer/byte_level.h"
+#include "bq/tokenizer/gguf_pre_tokenizer.h"
 #include "bq/tokenizer/hf_pipeline.h"
 #include "bq/util/errors.h"
 #include "bq/util/limits.h"
@@ -573,6 +574,11 @@ void parsePreTokenizer(const JsonReader& r, const json& node, const std::string&
             r.fail(path + ".behavior", "Isolated, Removed, MergedWithPrevious, MergedWithNext or Contiguous, not \"" +
                                            behavior + "\"");
         step.invert = r.boolOr(node, "invert", path, false);
+    } else if (type == "Digits") {
+        step.kind = hf::PreTokenizerStep::Kind::Split;
+        step.pattern = std::make_shared<Pcre2Regex>(hf::kDigitPattern);
+        step.behavior = r.boolOr(node, "individual_digits", path, false) ? hf::SplitBehavior::Isolated
+                                                                          : hf::SplitBehavior::Contiguous;
     } else if (type == "ByteLevel") {
         step.kind = hf::PreTokenizerStep::Kind::ByteLevel;
         step.addPrefixSpace = r.boolOr(node, "add_prefix_space", path, true);
@@ -598,7 +604,7 @@ void parsePreTokenizer(const JsonReader& r, const json& node, const std::string&
         step.split = r.boolOr(node, "split", path, true);
         step.pattern = std::make_shared<Pcre2Regex>(step.replacement, true);
     } else {
-        r.fail(path + ".type", "a supported pre-tokenizer (Split, ByteLevel, Metaspace, Sequence), not \"" + type + "\"");
+        r.fail(path + ".type", "a supported pre-tokenizer (Split, Digits, ByteLevel, Metaspace, Sequence), not \"" + type + "\"");
     }
     out.add(std::move(step));
 }
@@ -695,18 +701,23 @@ std::string templateBos(const json& post)
 
 std::string namedPreTokenizer(const hf::PreTokenizer& pre)
 {
+    bool eachDigit = false; // a Digits(individual_digits) step came first: SmolLM's Sequence
     for (const hf::PreTokenizerStep& s : pre.steps()) {
         if (s.kind == hf::PreTokenizerStep::Kind::Split && s.pattern && !s.pattern->literal()) {
+            if (s.pattern->pattern() == hf::kDigitPattern && s.behavior == hf::SplitBehavior::Isolated && !s.invert) {
+                eachDigit = true;
+                continue;
+            }
             if (s.pattern->pattern() == hf::kLlama3Pattern)
-                return "llama-bpe";
+                return eachDigit ? "default" : "llama-bpe";
             if (s.pattern->pattern() == hf::kQwen2Pattern)
-                return "qwen2";
+                return eachDigit ? "default" : "qwen2";
             if (s.pattern->pattern() == hf::kGpt2Pattern)
-                return "gpt-2";
+                return eachDigit ? "smollm" : "gpt-2";
             return "default";
         }
         if (s.kind == hf::PreTokenizerStep::Kind::ByteLevel && s.pattern)
-            return "gpt-2";
+            return eachDigit ? "smollm" : "gpt-2";
     }
     return "default";
 }
@@ -922,25 +933,19 @@ std::shared_ptr<HfBpeTokenizer> HfBpeTokenizer::fromGguf(std::vector<std::string
             break;
         }
     }
-    std::string pattern;
-    if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3") {
-        pattern = hf::kLlama3Pattern;
-        m->ignoreMerges = true; // as llama.cpp does for LLAMA3
-        m->preName = "llama-bpe";
-    } else if (pre == "qwen2") {
-        pattern = hf::kQwen2Pattern;
-        m->normalizer.add({hf::NormalizerStep::Kind::Nfc, {}, nullptr}); // Qwen's tokenizer.json normalizes NFC
-        m->preName = "qwen2";
-    } else if (pre == "gpt-2" || pre == "gpt2" || pre == "default" || pre.empty()) {
-        pattern = hf::kGpt2Pattern;
-        m->preName = pre == "default" || pre.empty() ? "default" : "gpt-2";
-    } else {
-        r.fail("tokenizer.ggml.pre", "one of llama-bpe, llama3, qwen2, gpt-2, default (got \"" + pre + "\")");
+    const std::optional<GgufPreTokenizer> named = ggufPreTokenizer(pre);
+    if (!named)
+        r.fail("tokenizer.ggml.pre", "one of " + ggufPreTokenizerNames() + " (got \"" + pre + "\")");
+    if (named->nfc)
+        m->normalizer.add({hf::NormalizerStep::Kind::Nfc, {}, nullptr});
+    m->ignoreMerges = named->ignoreMerges;
+    m->preName = named->name;
+    for (const std::string& pattern : named->splits) {
+        hf::PreTokenizerStep split;
+        split.kind = hf::PreTokenizerStep::Kind::Split;
+        split.pattern = std::make_shared<Pcre2Regex>(pattern);
+        m->preTokenizer.add(std::move(split));
     }
-    hf::PreTokenizerStep split;
-    split.kind = hf::PreTokenizerStep::Kind::Split;
-    split.pattern = std::make_shared<Pcre2Regex>(pattern);
-    m->preTokenizer.add(std::move(split));
     m->decodeRules.push_back({DecodeRule::Kind::ByteLevel, nullptr, {}});
 
     m->merges.reserve(merges.size());

@@ -21,7 +21,7 @@ public:
     static std::shared_ptr<HfBpeTokenizer> fromJsonFile(const std::filesystem::path& tokenizerJson);
 
     // GGUF: tokens, token types (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte),
-    // "a b" merges, and tokenizer.ggml.pre (e.g. "llama-bpe", "qwen2", "gpt-2", "default"). sourcePath is the
+    // "a b" merges, and tokenizer.ggml.pre (a name of gguf_pre_tokenizer.h: "llama-bpe", "qwen2", "smollm", ...). sourcePath is the
     // GGUF file, named by every error.
     static std::shared_ptr<HfBpeTokenizer> fromGguf(std::vector<std::string> tokens, std::vector<std::int32_t> types,
                                                     std::vector<std::string> merges, const std::string& pre,
@@ -43,7 +43,7 @@ public:
 
     // For writers (GGUF export): the merges in rank order as "a b", the pre-tokenizer name, the chat template.
     const std::vector<std::string>& merges() const;
-    std::string preTokenizerName() const; // "llama-bpe", "qwen2", "gpt-2" or "default"
+    std::string preTokenizerName() const; // "llama-bpe", "qwen2", "smollm", "gpt-2", "default", ... (gguf_pre_tokenizer.h)
     bool isByteLevel() const;
     const std::string& chatTemplate() const;
 

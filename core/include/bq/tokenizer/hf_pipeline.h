@@ -20,6 +20,10 @@ inline constexpr const char* kLlama3Pattern =
 inline constexpr const char* kQwen2Pattern =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
+// tokenizers' Digits pre-tokenizer (splits on char::is_numeric = \p{N}): each digit alone with individual_digits
+// (behaviour Isolated), runs of digits otherwise (behaviour Contiguous).
+inline constexpr const char* kDigitPattern = R"(\p{N})";
+
 struct NormalizerStep {
     enum class Kind { Nfc, Nfd, Nfkc, Nfkd, Prepend, Replace, Lowercase };
     Kind kind = Kind::Nfc;

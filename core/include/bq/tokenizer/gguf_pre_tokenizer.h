@@ -1,0 +1,35 @@
+// The byte-level pre-tokenizers a GGUF names in `tokenizer.ggml.pre`, as llama.cpp maps those names
+// (src/llama-vocab.cpp: name -> LLAMA_VOCAB_PRE_TYPE_* -> regex list), expressed as the equivalent Hugging Face
+// pipeline: each regex splits every piece of the previous step (behaviour Isolated), then the GPT-2 byte map.
+// Only the regex sets whose Hugging Face equivalent is checked by a test are listed; any other name is refused
+// (the error lists the accepted names).
+//
+//   gpt-2 family      one GPT-2 split                                  (gpt-2, gpt2, default, phi-2, mpt, olmo, jais, ...)
+//   smollm family     \p{N} (every digit alone), then the GPT-2 split = tokenizers' Sequence[Digits(individual_digits),
+//                     ByteLevel(use_regex)]                             (smollm, starcoder, refact, command-r, codeshell,
+//                                                                        exaone, minerva)
+//   llama3 family     the Llama 3 split; llama.cpp takes a pre-token that is a whole vocabulary entry as is
+//                     (ignore_merges) for llama3 / llama-bpe / llama-v3 / falcon3 / pixtral, not for dbrx / smaug-bpe
+//   qwen2 family      the Qwen2 split after NFC                          (qwen2, deepseek-r1-qwen)
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bq {
+
+struct GgufPreTokenizer {
+    std::string name;                 // canonical name, written back by GGUF/tokenizer.json writers
+    std::vector<std::string> splits;  // regexes applied in order, each piece split again (Isolated)
+    bool nfc = false;                 // NFC normalizer first (Qwen)
+    bool ignoreMerges = false;        // a pre-token that is itself a vocabulary entry is taken whole
+};
+
+// nullopt for a name not in the table. "" means "default".
+std::optional<GgufPreTokenizer> ggufPreTokenizer(std::string_view name);
+
+// The accepted names, comma separated, for error messages.
+std::string ggufPreTokenizerNames();
+
+} // namespace bq
