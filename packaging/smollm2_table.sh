@@ -54,7 +54,7 @@ j=json.loads(lines[-1]); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
 ppl() { # OUT MODEL
-    "$CLI" ppl "$2" --text "$EVAL" --mode windows --ctx 2048 "${RANGE[@]}" --threads "$THREADS" --json \
+    "$CLI" ppl "$2" --backend fp32 --text "$EVAL" --mode windows --ctx 2048 "${RANGE[@]}" --threads "$THREADS" --json \
         >"$1" 2>>"$WORK/log.txt"
 }
 
