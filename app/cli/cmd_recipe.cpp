@@ -28,6 +28,10 @@ void addRecipeOptions(CLI::App& cmd, RecipeOptions& o)
                    "A matrix whose method cannot take its shape (e.g. q1_0 on 576 input columns): refuse (default) "
                    "or keep_fp (kept in full precision, listed in the estimate)")
         ->check(CLI::IsMember({"refuse", "keep_fp"}));
+    cmd.add_option("--analysis", o.overrides.analysis,
+                   "full (default: the full-precision stream always runs, for the cumulative error metrics) or light "
+                   "(only when a method needs it: about half the block forwards)")
+        ->check(CLI::IsMember({"full", "light"}));
 }
 
 bq::quant::Recipe loadRecipe(const RecipeOptions& o)

@@ -82,6 +82,12 @@ TEST_CASE("q1_0 on 576-wide matrices (SmolLM2's dims): refused by name, or kept 
     CHECK(recipe.toJson()["defaults"]["unfit"] == "keep_fp");
     CHECK(quant::parseRecipe(recipe.toJson()).unfit == "keep_fp");
     CHECK_FALSE(quant::builtinRecipe("q1_0").toJson()["defaults"].contains("unfit")); // old recipes unchanged
+    overrides.analysis = "light";
+    workflow::applyRecipeOverrides(recipe, overrides);
+    CHECK(recipe.analysis == "light");
+    overrides.analysis = "some";
+    CHECK_THROWS_WITH(workflow::applyRecipeOverrides(recipe, overrides), Catch::Contains("full or light"));
+    overrides.analysis.clear();
     overrides.unfit = "skip";
     CHECK_THROWS_WITH(workflow::applyRecipeOverrides(recipe, overrides), Catch::Contains("refuse or keep_fp"));
 

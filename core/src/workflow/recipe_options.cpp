@@ -25,6 +25,11 @@ void applyRecipeOverrides(quant::Recipe& recipe, const RecipeOverrides& o)
             throw std::invalid_argument("--unfit: expected refuse or keep_fp, got '" + o.unfit + "'");
         recipe.unfit = o.unfit;
     }
+    if (!o.analysis.empty()) {
+        if (o.analysis != "full" && o.analysis != "light")
+            throw std::invalid_argument("--analysis: expected full or light, got '" + o.analysis + "'");
+        recipe.analysis = o.analysis;
+    }
 }
 
 namespace {

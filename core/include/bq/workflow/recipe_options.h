@@ -20,6 +20,7 @@ struct RecipeOverrides {
     std::optional<std::uint64_t> seed;
     std::string sampling; // "concat" | "documents" (throws std::invalid_argument otherwise)
     std::string unfit;    // "refuse" | "keep_fp" (quant::Recipe::unfit; throws std::invalid_argument otherwise)
+    std::string analysis; // "full" | "light" (quant::Recipe::analysis; throws std::invalid_argument otherwise)
 };
 
 // Throws what builtinRecipe throws for an unknown method (listing the known ids).
