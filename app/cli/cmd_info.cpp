@@ -119,7 +119,8 @@ void printTypeMix(const bq::Model& m)
                 s.matrixTensors, static_cast<long long>(s.matrixParameters),
                 static_cast<unsigned long long>(s.matrixBytes), s.matrixBitsPerWeight());
     if (const auto size = sourceFileSize(m))
-        std::printf("  %-8s %35s %13llu bytes %8.4f bits/weight (whole file: metadata and tokenizer included)\n",
+        std::printf("  %-8s %35s %13llu bytes %8.4f bits/weight "
+                    "(8 · file size / weights: headers and metadata included)\n",
                     "file", "", static_cast<unsigned long long>(*size), bitsPer(*size, s.parameters));
 }
 

@@ -79,7 +79,7 @@ TEST_CASE("info lists the type mix and bits per weight of a Q8_0 GGUF", "[cli][i
     CHECK(text.out.find("  Q8_0     ") != std::string::npos);
     CHECK(text.out.find("8.5000 bits/weight") != std::string::npos);
     CHECK(text.out.find("  matrices ") != std::string::npos);
-    CHECK(text.out.find("(whole file: metadata and tokenizer included)") != std::string::npos);
+    CHECK(text.out.find("(8 · file size / weights: headers and metadata included)") != std::string::npos);
 }
 
 TEST_CASE("info on SmolLM2-135M-Instruct Q4_1: Q4_1 210, F32 61, Q8_0 1 and its bits per weight", "[cli][info]")
