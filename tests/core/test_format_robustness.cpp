@@ -298,6 +298,7 @@ TEST_CASE("malformed GGUF headers, metadata and tensor infos", "[robustness][ggu
         check(tensorFile(1, 128, type, 0), {"tensor 'w' ne[0]", "block size 256", "found 128"});
     }
     check(tensorFile(1, 48, 6, 0), {"tensor 'w' ne[0]", "block size 32", "found 48"});
+    check(tensorFile(1, 32, 40, 0), {"tensor 'w' ne[0]", "block size 64", "found 32"}); // NVFP4
     // A valid ggml type this build does not read is an UnsupportedModel naming the file, the tensor, the type
     // and why.
     auto checkUnsupported = [&](std::uint32_t type, std::vector<std::string> fragments) {
@@ -315,7 +316,7 @@ TEST_CASE("malformed GGUF headers, metadata and tensor infos", "[robustness][ggu
     };
     checkUnsupported(16, {"IQ2_XXS (16)", "codebook", "lattice grids", "readable types: F32"});
     checkUnsupported(29, {"IQ1_M (29)", "codebook"});
-    checkUnsupported(39, {"MXFP4 (39)", "microscaling"});
+    checkUnsupported(22, {"IQ2_S (22)", "codebook"});
     checkUnsupported(9, {"Q8_1 (9)", "dot-product operand"});
     checkUnsupported(31, {"Q4_0_4_4 (31)", "no longer writes it"});
     // A model file without architecture keys names the missing key.

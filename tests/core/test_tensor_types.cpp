@@ -63,6 +63,8 @@ TEST_CASE("tensor-type table matches the GGUF spec", "[tensor_types]")
         {DType::IQ4_XS, "IQ4_XS", 23, 256, 136, 4.25, false, false},
         {DType::TQ1_0, "TQ1_0", 34, 256, 54, 1.6875, false, false},
         {DType::TQ2_0, "TQ2_0", 35, 256, 66, 2.0625, false, false},
+        {DType::MXFP4, "MXFP4", 39, 32, 17, 4.25, false, false},
+        {DType::NVFP4, "NVFP4", 40, 64, 36, 4.5, false, false},
     };
     REQUIRE(tensorTypes().size() == std::size(specs));
     for (const Spec& s : specs) {
@@ -86,8 +88,8 @@ TEST_CASE("tensor-type table matches the GGUF spec", "[tensor_types]")
     CHECK(dtypeRowBytes(DType::Q4_0, 64) == 36);
     CHECK(dtypeRowBytes(DType::Q8_0, 96) == 102);
     CHECK(dtypeRowBytes(DType::BF16, 5) == 10);
-    // Valid ggml types this build does not read: Q8_1, IQ2_XXS, IQ3_S, IQ1_M, MXFP4; and no type at all.
-    for (std::uint32_t id : {9u, 16u, 21u, 29u, 39u, 1000u})
+    // Valid ggml types this build does not read: Q8_1, IQ2_XXS, IQ3_S, IQ1_M, Q4_0_4_4; and no type at all.
+    for (std::uint32_t id : {9u, 16u, 21u, 29u, 31u, 1000u})
         CHECK(tensorTypeFromGgml(id) == nullptr);
 }
 

@@ -267,3 +267,42 @@ TEST_CASE("TQ1_0: five base-3 digits a byte, stored as ceil(t·256/243)", "[tens
         CHECK(w[static_cast<std::size_t>(240 + 4 * n)] == high[n]);
     CHECK(w[1] == -0.5f); // byte 0: every digit 0
 }
+
+TEST_CASE("MXFP4: w = e2m1(code)·2^(e − 127)", "[tensor_types][llamacpp]")
+{
+    Block b(DType::MXFP4);
+    b.set(0, 128);        // e = 128: scale 2
+    b.set(1 + 0, 0xf7);   // w0: code 7 (6), w16: code 15 (−6)
+    b.set(1 + 15, 0x19);  // w15: code 9 (−0.5), w31: code 1 (0.5)
+    const auto w = decode(DType::MXFP4, b);
+    CHECK(w[0] == 12.0f);
+    CHECK(w[16] == -12.0f);
+    CHECK(w[15] == -1.0f);
+    CHECK(w[31] == 1.0f);
+    CHECK(w[1] == 0.0f);
+
+    b.set(0, 0);          // e = 0: 2^−127 (subnormal): w0 = 6 · 2^−127
+    CHECK(decode(DType::MXFP4, b)[0] == 6.0f * 0x1p-127f);
+}
+
+TEST_CASE("NVFP4: w = e4m3(d_s)·e2m1(code) per 16 weights", "[tensor_types][llamacpp]")
+{
+    // Sub-block s: scale byte s, codes in qs[8s..8s+7] (low nibbles weights 16s..16s+7, high 16s+8..16s+15).
+    Block b(DType::NVFP4);
+    b.set(0, 0x38);           // exponent 7, mantissa 0: 1.0
+    b.set(1, 0x44);           // exponent 8, mantissa 4: 1.5 · 2 = 3.0
+    b.set(2, 0x03);           // subnormal: 3 · 2^−9
+    b.set(3, 0x7f);           // the NaN code: 0
+    b.set(4 + 0, 0xc7);       // w0: code 7 (6), w8: code 12 (−2)
+    b.set(4 + 8 + 7, 0x2b);   // w23: code 11 (−1.5), w31: code 2 (1)
+    b.set(4 + 16, 0x07);      // w32: 6
+    b.set(4 + 24, 0x07);      // w48: 6 · 0 = 0
+    const auto w = decode(DType::NVFP4, b);
+    CHECK(w[0] == 6.0f);
+    CHECK(w[8] == -2.0f);
+    CHECK(w[23] == -4.5f);
+    CHECK(w[31] == 3.0f);
+    CHECK(w[32] == 6.0f * 3.0f * 0x1p-9f);
+    CHECK(w[48] == 0.0f);
+    CHECK(w[1] == 0.0f);
+}

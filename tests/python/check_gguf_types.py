@@ -48,14 +48,15 @@ from gguf import GGMLQuantizationType as T  # noqa: E402
 from gguf.constants import GGML_QUANT_SIZES  # noqa: E402
 
 # Byte offsets of the fp16 scale fields inside one block (ggml-common.h), set to finite values in the
-# "moderate" tensors so most weights are finite numbers; Q8_K's scale is an fp32 at offset 0.
+# "moderate" tensors so most weights are finite numbers; Q8_K's scale is an fp32 at offset 0, MXFP4's an 8-bit
+# exponent; NVFP4's e4m3 scales are finite whatever their bits.
 HALF_SCALES = {
     "Q8_0": [0], "Q4_0": [0], "Q1_0": [0], "Q4_1": [0, 2], "Q5_0": [0], "Q5_1": [0, 2],
     "Q2_K": [80, 82], "Q3_K": [108], "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208],
     "IQ4_NL": [0], "IQ4_XS": [0], "TQ1_0": [52], "TQ2_0": [64],
 }
 TYPES = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q1_0", "I8", "I32", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K",
-         "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0"]
+         "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4", "NVFP4"]
 # (rows..., blocks per row): odd row counts, one 3-D tensor.
 SHAPES = [(1, 5), (7, 3), (13, 1), (3, 2, 4), (31, 2)]
 
@@ -115,6 +116,8 @@ def random_blocks(rng, qtype, n_blocks, moderate):
         for off in HALF_SCALES.get(name, []):
             scales = rng.uniform(-4.0, 4.0, n_blocks).astype(np.float16)
             raw[:, off:off + 2] = scales.view(np.uint8).reshape(n_blocks, 2)
+        if name == "MXFP4":  # E8M0 exponents near 2^0
+            raw[:, 0] = rng.integers(110, 140, n_blocks, dtype=np.uint8)
         if name == "Q8_K":
             raw[:, 0:4] = rng.uniform(-4.0, 4.0, n_blocks).astype(np.float32).view(np.uint8).reshape(n_blocks, 4)
         if name in ("F16", "BF16", "F32"):  # plain floats: finite values

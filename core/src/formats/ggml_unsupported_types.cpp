@@ -20,9 +20,6 @@ const char* unsupportedReason(std::uint32_t id) noexcept
     case 16: case 17: case 18: case 19: case 21: case 22: case 29: // IQ2_XXS, IQ2_XS, IQ3_XXS, IQ1_S, IQ3_S, IQ2_S, IQ1_M
         return "it is a codebook type, whose weights are indices into ggml's lattice grids (tables of 256 to 2048 "
                "packed vectors, plus sign tables), which this build does not carry";
-    case 39: case 40: // MXFP4, NVFP4
-        return "it is a 4-bit floating-point microscaling type (e2m1 values with shared exponent scales), "
-               "not implemented here";
     case 4: case 5: case 31: case 32: case 33: case 36: case 37: case 38:
         return "ggml no longer writes it (removed block layout or load-time repacking of Q4_0 / IQ4_NL)";
     case 9: // Q8_1

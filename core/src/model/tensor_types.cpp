@@ -192,7 +192,7 @@ void quantizeRowQ1_0(const float* x, std::byte* y, std::int64_t n)
 }
 
 // Indexed by DType.
-constexpr std::array<TensorTypeTraits, 21> kTypes{{
+constexpr std::array<TensorTypeTraits, 23> kTypes{{
     {DType::F32, "F32", 0, 1, 4, "32-bit IEEE float", dequantizeRowF32, quantizeRowF32, nullptr, nullptr},
     {DType::F16, "F16", 1, 1, 2, "16-bit IEEE half float", dequantizeRowF16, quantizeRowF16, nullptr, nullptr},
     {DType::BF16, "BF16", 30, 1, 2, "bfloat16 (8-bit exponent, 7-bit mantissa)", dequantizeRowBF16,
@@ -259,6 +259,14 @@ constexpr std::array<TensorTypeTraits, 21> kTypes{{
      "ternary weights t (−1, 0, 1) stored as 2-bit codes t + 1, plus one fp16 scale d per 256 weights; "
      "each weight decodes to d·t",
      llamacpp::dequantizeRowTQ2_0, nullptr, nullptr, nullptr},
+    {DType::MXFP4, "MXFP4", 39, llamacpp::kQK, llamacpp::kMXFP4Bytes,
+     "4-bit floats v (e2m1: 0, ±0.5 .. ±6) plus one 8-bit power-of-two exponent e per 32 weights; "
+     "each weight decodes to v·2^(e − 127)",
+     llamacpp::dequantizeRowMXFP4, nullptr, nullptr, nullptr},
+    {DType::NVFP4, "NVFP4", 40, llamacpp::kNVFP4Block, llamacpp::kNVFP4Bytes,
+     "4-bit floats v (e2m1: 0, ±0.5 .. ±6) plus one 8-bit float scale s (unsigned e4m3) per 16 weights; "
+     "each weight decodes to s·v",
+     llamacpp::dequantizeRowNVFP4, nullptr, nullptr, nullptr},
 }};
 
 constexpr bool tableInDTypeOrder()

@@ -1,5 +1,6 @@
 #include "tensor_types_llamacpp.h"
 #include "bq/util/fp16.h"
+#include <cmath>
 #include <cstring>
 
 // Every product below is written as ggml writes it (e.g. Q4_K: (d · sc) · q − (dmin · m)), because float
@@ -337,6 +338,70 @@ void dequantizeRowIQ4_XS(const std::byte* src, float* dst, std::int64_t n)
             }
             y += 32;
             qs += 16;
+        }
+    }
+}
+
+// ---- 4-bit floating point (e2m1) with shared scales
+
+namespace {
+
+// The e2m1 values doubled (0, ±0.5, ±1, ±1.5, ±2, ±3, ±4, ±6 times 2), by code; the scales carry the 1/2.
+constexpr std::int8_t kE2M1Doubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// An E8M0 exponent e as 2^(e − 127) / 2 = 2^(e − 128) (ggml's E8M0_TO_FP32_HALF): the bits (e − 1) << 23, and the
+// subnormals 2^−128, 2^−127 for e = 0, 1.
+float e8m0Half(std::uint8_t e)
+{
+    const std::uint32_t bits = e < 2 ? 0x00200000u << e : std::uint32_t(e - 1) << 23;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+// An unsigned E4M3 scale (bias 7) halved, as gguf-py's NVFP4 decodes it: 0 and 0x7f (the NaN code) give 0,
+// exponent 0 is subnormal (m · 2^−9), bit 7 is ignored. Every value is exact in float.
+float ue4m3Half(std::uint8_t x)
+{
+    if (x == 0 || x == 0x7f)
+        return 0.0f;
+    const int exponent = x >> 3 & 0x0f, mantissa = x & 7;
+    const float value = exponent == 0 ? float(mantissa) * 0x1p-9f
+                                      : (1.0f + float(mantissa) / 8.0f) * std::ldexp(1.0f, exponent - 7);
+    return value * 0.5f;
+}
+
+} // namespace
+
+// block_mxfp4: e (E8M0 exponent), qs[16] (codes, nibbles as in Q4_1); w = e2m1(code) · 2^(e − 127).
+void dequantizeRowMXFP4(const std::byte* src, float* dst, std::int64_t n)
+{
+    for (std::int64_t b = 0; b < n / kQK; ++b) {
+        const std::byte* block = src + b * kMXFP4Bytes;
+        const float d = e8m0Half(u8(block));
+        const std::byte* qs = block + 1;
+        float* y = dst + b * kQK;
+        for (int j = 0; j < kQK / 2; ++j) {
+            y[j] = float(kE2M1Doubled[u8(qs + j) & 0x0f]) * d;
+            y[j + kQK / 2] = float(kE2M1Doubled[u8(qs + j) >> 4]) * d;
+        }
+    }
+}
+
+// NVFP4 (64 weights): d[4] (unsigned E4M3 scales, one per 16 weights), qs[32]; sub-block s takes qs[8s..8s+7],
+// low nibbles its weights 0..7, high nibbles 8..15. w = ue4m3(d_s) · e2m1(code).
+void dequantizeRowNVFP4(const std::byte* src, float* dst, std::int64_t n)
+{
+    for (std::int64_t b = 0; b < n / kNVFP4Block; ++b) {
+        const std::byte* block = src + b * kNVFP4Bytes;
+        float* y = dst + b * kNVFP4Block;
+        for (int s = 0; s < 4; ++s) {
+            const float d = ue4m3Half(u8(block + s));
+            const std::byte* qs = block + 4 + 8 * s;
+            for (int j = 0; j < 8; ++j) {
+                y[16 * s + j] = d * float(kE2M1Doubled[u8(qs + j) & 0x0f]);
+                y[16 * s + 8 + j] = d * float(kE2M1Doubled[u8(qs + j) >> 4]);
+            }
         }
     }
 }

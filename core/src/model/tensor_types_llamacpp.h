@@ -14,6 +14,8 @@ inline constexpr int kQK_K = 256; // the K-quants, IQ4_XS and the ternary types
 inline constexpr int kQ4_1Bytes = 20, kQ5_0Bytes = 22, kQ5_1Bytes = 24, kIQ4_NLBytes = 18;
 inline constexpr int kQ2_KBytes = 84, kQ3_KBytes = 110, kQ4_KBytes = 144, kQ5_KBytes = 176, kQ6_KBytes = 210;
 inline constexpr int kQ8_KBytes = 292, kIQ4_XSBytes = 136, kTQ1_0Bytes = 54, kTQ2_0Bytes = 66;
+inline constexpr int kMXFP4Bytes = 17;                     // 32 weights
+inline constexpr int kNVFP4Block = 64, kNVFP4Bytes = 36;
 
 // n weights (a multiple of the block size) of one row from their packed bytes.
 void dequantizeRowQ4_1(const std::byte* src, float* dst, std::int64_t n);
@@ -29,5 +31,7 @@ void dequantizeRowIQ4_NL(const std::byte* src, float* dst, std::int64_t n);
 void dequantizeRowIQ4_XS(const std::byte* src, float* dst, std::int64_t n);
 void dequantizeRowTQ1_0(const std::byte* src, float* dst, std::int64_t n);
 void dequantizeRowTQ2_0(const std::byte* src, float* dst, std::int64_t n);
+void dequantizeRowMXFP4(const std::byte* src, float* dst, std::int64_t n);
+void dequantizeRowNVFP4(const std::byte* src, float* dst, std::int64_t n);
 
 } // namespace bq::llamacpp

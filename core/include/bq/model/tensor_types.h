@@ -11,7 +11,7 @@
 //                         in its high nibble                                             w_j = d · (nibble_j − 8)
 //   Q1_0 (ggml 41)  ×128: d, uint8 qs[16]; element j is bit j % 8 of byte j / 8          w_j = bit_j ? d : −d
 //
-// llama.cpp's Q4_1, Q5_0, Q5_1, Q2_K..Q6_K, Q8_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0: their layouts are described next
+// llama.cpp's Q4_1, Q5_0, Q5_1, Q2_K..Q6_K, Q8_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4, NVFP4: their layouts are described next
 // to their decoders in tensor_types_llamacpp.cpp, which follow ggml's dequantize_row_* operation for operation
 // (bit-identical; tests/python/check_gguf_types.py checks against gguf-py). They have no quantizer here.
 //
@@ -29,7 +29,7 @@ namespace bq {
 enum class DType : std::uint8_t {
     F32, F16, BF16, Q8_0, Q4_0, Q1_0, I8, I32,
     // llama.cpp's other CPU types: read (decoded by the reference dequantizers), never written.
-    Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0
+    Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4, NVFP4
 };
 
 struct TensorTypeTraits {
