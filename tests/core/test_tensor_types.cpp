@@ -54,6 +54,15 @@ TEST_CASE("tensor-type table matches the GGUF spec", "[tensor_types]")
         {DType::BF16, "BF16", 30, 1, 2, 16.0, true, false},  {DType::Q8_0, "Q8_0", 8, 32, 34, 8.5, true, true},
         {DType::Q4_0, "Q4_0", 2, 32, 18, 4.5, true, true},   {DType::Q1_0, "Q1_0", 41, 128, 18, 1.125, true, true},
         {DType::I8, "I8", 24, 1, 1, 8.0, false, false},      {DType::I32, "I32", 26, 1, 4, 32.0, false, false},
+        // llama.cpp's types, read only: bits = 8 · block bytes / block size.
+        {DType::Q4_1, "Q4_1", 3, 32, 20, 5.0, false, false},       {DType::Q5_0, "Q5_0", 6, 32, 22, 5.5, false, false},
+        {DType::Q5_1, "Q5_1", 7, 32, 24, 6.0, false, false},       {DType::Q2_K, "Q2_K", 10, 256, 84, 2.625, false, false},
+        {DType::Q3_K, "Q3_K", 11, 256, 110, 3.4375, false, false}, {DType::Q4_K, "Q4_K", 12, 256, 144, 4.5, false, false},
+        {DType::Q5_K, "Q5_K", 13, 256, 176, 5.5, false, false},    {DType::Q6_K, "Q6_K", 14, 256, 210, 6.5625, false, false},
+        {DType::Q8_K, "Q8_K", 15, 256, 292, 9.125, false, false},  {DType::IQ4_NL, "IQ4_NL", 20, 32, 18, 4.5, false, false},
+        {DType::IQ4_XS, "IQ4_XS", 23, 256, 136, 4.25, false, false},
+        {DType::TQ1_0, "TQ1_0", 34, 256, 54, 1.6875, false, false},
+        {DType::TQ2_0, "TQ2_0", 35, 256, 66, 2.0625, false, false},
     };
     REQUIRE(tensorTypes().size() == std::size(specs));
     for (const Spec& s : specs) {
@@ -77,8 +86,8 @@ TEST_CASE("tensor-type table matches the GGUF spec", "[tensor_types]")
     CHECK(dtypeRowBytes(DType::Q4_0, 64) == 36);
     CHECK(dtypeRowBytes(DType::Q8_0, 96) == 102);
     CHECK(dtypeRowBytes(DType::BF16, 5) == 10);
-    // Valid ggml types this build does not store: Q4_1, Q4_K, IQ4_NL, TQ1_0; and no type at all.
-    for (std::uint32_t id : {3u, 12u, 20u, 34u, 1000u})
+    // Valid ggml types this build does not read: Q8_1, IQ2_XXS, IQ3_S, IQ1_M, MXFP4; and no type at all.
+    for (std::uint32_t id : {9u, 16u, 21u, 29u, 39u, 1000u})
         CHECK(tensorTypeFromGgml(id) == nullptr);
 }
 

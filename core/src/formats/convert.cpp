@@ -11,7 +11,9 @@ Tensor convertTensor(const Tensor& t, DType to)
         return t;
     const TensorTypeTraits& type = tensorType(to);
     if (!type.quantizeRow)
-        throw std::invalid_argument(std::string("conversion to ") + type.name + " is not supported here");
+        throw std::invalid_argument("tensor " + t.name + ": conversion to " + type.name +
+                                    " is not supported (this build reads " + type.name +
+                                    " but has no reference quantizer for it)");
     const std::int64_t rows = t.rows(), cols = t.cols();
     if (cols % type.blockSize != 0)
         throw std::invalid_argument("tensor " + t.name + ": row length " + std::to_string(cols) +

@@ -1,4 +1,5 @@
 #include "bq/formats/gguf_file.h"
+#include "ggml_unsupported_types.h"
 #include "bq/util/errors.h"
 #include "bq/util/limits.h"
 #include "bq/util/mapped_file.h"
@@ -58,18 +59,6 @@ std::uint64_t scalarSize(GgufType t)
     case GgufType::Float64: return 8;
     default: return 0;
     }
-}
-
-// Names of ggml types this build cannot store, for a clear refusal.
-const char* ggmlTypeName(std::uint32_t id)
-{
-    static const char* names[] = {"F32",  "F16",  "Q4_0", "Q4_1",   "Q4_2",  "Q4_3",    "Q5_0",   "Q5_1",
-                                  "Q8_0", "Q8_1", "Q2_K", "Q3_K",   "Q4_K",  "Q5_K",    "Q6_K",   "Q8_K",
-                                  "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS",
-                                  "I8",   "I16",  "I32",  "I64",    "F64",   "IQ1_M",   "BF16",   "Q4_0_4_4",
-                                  "Q4_0_4_8", "Q4_0_8_8", "TQ1_0", "TQ2_0", "IQ4_NL_4_4", "IQ4_NL_4_8",
-                                  "IQ4_NL_8_8", "MXFP4", "NVFP4", "Q1_0", "Q2_0"};
-    return id < sizeof(names) / sizeof(names[0]) ? names[id] : nullptr;
 }
 
 // "F32, F16, ..." in table order.
@@ -388,12 +377,15 @@ void GgufParser::parse()
         const std::uint64_t typeAt = m_pos;
         info.ggmlType = read<std::uint32_t>(field + " type");
         const TensorTypeTraits* type = tensorTypeFromGgml(info.ggmlType);
+        // Every row of the table has a dequantizer; the check stays so a row added without one is refused
+        // instead of called.
         if (!type || !type->dequantizeRow) {
-            const char* name = ggmlTypeName(info.ggmlType);
+            const char* name = ggml::typeName(info.ggmlType);
             if (name)
                 throw UnsupportedModel(m_path + ": tensor '" + info.name + "' has ggml type " + name + " (" +
-                                       std::to_string(info.ggmlType) + "), which this build cannot load (" +
-                                       storedTypeNames() + ")");
+                                       std::to_string(info.ggmlType) + "), which this build cannot load: " +
+                                       (type ? "its reader has no dequantizer" : ggml::unsupportedReason(info.ggmlType)) +
+                                       " (readable types: " + storedTypeNames() + ")");
             fail(field + " type", "a known ggml type id (found " + std::to_string(info.ggmlType) + ")", typeAt);
         }
         info.dtype = type->type;

@@ -1,4 +1,5 @@
 #include "bq/model/tensor_types.h"
+#include "tensor_types_llamacpp.h"
 #include "bq/util/fp16.h"
 #include <algorithm>
 #include <array>
@@ -190,23 +191,6 @@ void quantizeRowQ1_0(const float* x, std::byte* y, std::int64_t n)
     }
 }
 
-// Q4_1 (ggml block_q4_1): d, m, 16 bytes of nibbles (element j low, element j + 16 high); w_j = d · nibble_j + m.
-constexpr int kQ4_1Block = 32, kQ4_1Bytes = 20;
-
-void dequantizeRowQ4_1(const std::byte* src, float* dst, std::int64_t n)
-{
-    for (std::int64_t b = 0; b < n / kQ4_1Block; ++b) {
-        const std::byte* block = src + b * kQ4_1Bytes;
-        const float d = halfToFloat(loadU16(block)), m = halfToFloat(loadU16(block + 2));
-        float* y = dst + b * kQ4_1Block;
-        for (int j = 0; j < kQ4_1Block / 2; ++j) {
-            const auto v = static_cast<std::uint8_t>(block[4 + j]);
-            y[j] = float(v & 0x0f) * d + m;
-            y[j + kQ4_1Block / 2] = float(v >> 4) * d + m;
-        }
-    }
-}
-
 // Indexed by DType.
 constexpr std::array<TensorTypeTraits, 21> kTypes{{
     {DType::F32, "F32", 0, 1, 4, "32-bit IEEE float", dequantizeRowF32, quantizeRowF32, nullptr, nullptr},
@@ -224,22 +208,57 @@ constexpr std::array<TensorTypeTraits, 21> kTypes{{
      dequantizeScaledRow<kQ1Block, kQ1Bytes, decodeQ1_0>, quantizeRowQ1_0, encodeQ1_0, decodeQ1_0},
     {DType::I8, "I8", 24, 1, 1, "8-bit signed integers", dequantizeRowI8, nullptr, nullptr, nullptr},
     {DType::I32, "I32", 26, 1, 4, "32-bit signed integers", dequantizeRowI32, nullptr, nullptr, nullptr},
-    // llama.cpp's other CPU types (ggml-common.h block structs). TODO(types): scalar reference dequantizers.
-    {DType::Q4_1, "Q4_1", 3, kQ4_1Block, kQ4_1Bytes,
+    // llama.cpp's other CPU types (ggml-common.h block structs), decoded in tensor_types_llamacpp.cpp.
+    {DType::Q4_1, "Q4_1", 3, llamacpp::kQK, llamacpp::kQ4_1Bytes,
      "4-bit integers q (0..15) plus an fp16 scale d and an fp16 offset m per 32 weights; each weight decodes to d·q + m",
-     dequantizeRowQ4_1, nullptr, nullptr, nullptr},
-    {DType::Q5_0, "Q5_0", 6, 32, 22, "", nullptr, nullptr, nullptr, nullptr},
-    {DType::Q5_1, "Q5_1", 7, 32, 24, "", nullptr, nullptr, nullptr, nullptr},
-    {DType::Q2_K, "Q2_K", 10, 256, 84, "", nullptr, nullptr, nullptr, nullptr},
-    {DType::Q3_K, "Q3_K", 11, 256, 110, "", nullptr, nullptr, nullptr, nullptr},
-    {DType::Q4_K, "Q4_K", 12, 256, 144, "", nullptr, nullptr, nullptr, nullptr},
-    {DType::Q5_K, "Q5_K", 13, 256, 176, "", nullptr, nullptr, nullptr, nullptr},
-    {DType::Q6_K, "Q6_K", 14, 256, 210, "", nullptr, nullptr, nullptr, nullptr},
-    {DType::Q8_K, "Q8_K", 15, 256, 292, "", nullptr, nullptr, nullptr, nullptr},
-    {DType::IQ4_NL, "IQ4_NL", 20, 32, 18, "", nullptr, nullptr, nullptr, nullptr},
-    {DType::IQ4_XS, "IQ4_XS", 23, 256, 136, "", nullptr, nullptr, nullptr, nullptr},
-    {DType::TQ1_0, "TQ1_0", 34, 256, 54, "", nullptr, nullptr, nullptr, nullptr},
-    {DType::TQ2_0, "TQ2_0", 35, 256, 66, "", nullptr, nullptr, nullptr, nullptr},
+     llamacpp::dequantizeRowQ4_1, nullptr, nullptr, nullptr},
+    {DType::Q5_0, "Q5_0", 6, llamacpp::kQK, llamacpp::kQ5_0Bytes,
+     "5-bit integers q (0..31) plus one fp16 scale d per 32 weights; each weight decodes to d·(q − 16)",
+     llamacpp::dequantizeRowQ5_0, nullptr, nullptr, nullptr},
+    {DType::Q5_1, "Q5_1", 7, llamacpp::kQK, llamacpp::kQ5_1Bytes,
+     "5-bit integers q (0..31) plus an fp16 scale d and an fp16 offset m per 32 weights; "
+     "each weight decodes to d·q + m",
+     llamacpp::dequantizeRowQ5_1, nullptr, nullptr, nullptr},
+    {DType::Q2_K, "Q2_K", 10, llamacpp::kQK_K, llamacpp::kQ2_KBytes,
+     "2-bit integers q, a 4-bit scale s and a 4-bit min m per 16 weights, fp16 d and dmin per 256; "
+     "each weight decodes to d·s·q − dmin·m",
+     llamacpp::dequantizeRowQ2_K, nullptr, nullptr, nullptr},
+    {DType::Q3_K, "Q3_K", 11, llamacpp::kQK_K, llamacpp::kQ3_KBytes,
+     "3-bit integers q (−4..3), a 6-bit scale s per 16 weights and one fp16 scale d per 256; "
+     "each weight decodes to d·(s − 32)·q",
+     llamacpp::dequantizeRowQ3_K, nullptr, nullptr, nullptr},
+    {DType::Q4_K, "Q4_K", 12, llamacpp::kQK_K, llamacpp::kQ4_KBytes,
+     "4-bit integers q, a 6-bit scale s and a 6-bit min m per 32 weights, fp16 d and dmin per 256; "
+     "each weight decodes to d·s·q − dmin·m",
+     llamacpp::dequantizeRowQ4_K, nullptr, nullptr, nullptr},
+    {DType::Q5_K, "Q5_K", 13, llamacpp::kQK_K, llamacpp::kQ5_KBytes,
+     "5-bit integers q, a 6-bit scale s and a 6-bit min m per 32 weights, fp16 d and dmin per 256; "
+     "each weight decodes to d·s·q − dmin·m",
+     llamacpp::dequantizeRowQ5_K, nullptr, nullptr, nullptr},
+    {DType::Q6_K, "Q6_K", 14, llamacpp::kQK_K, llamacpp::kQ6_KBytes,
+     "6-bit integers q (0..63) per weight, an 8-bit signed scale s per 16 weights and one fp16 scale d per 256; "
+     "each weight decodes to d·s·(q − 32)",
+     llamacpp::dequantizeRowQ6_K, nullptr, nullptr, nullptr},
+    {DType::Q8_K, "Q8_K", 15, llamacpp::kQK_K, llamacpp::kQ8_KBytes,
+     "8-bit integers q plus one fp32 scale d and 16 block sums per 256 weights (ggml's dot-product operand); "
+     "each weight decodes to d·q",
+     llamacpp::dequantizeRowQ8_K, nullptr, nullptr, nullptr},
+    {DType::IQ4_NL, "IQ4_NL", 20, llamacpp::kQK, llamacpp::kIQ4_NLBytes,
+     "4-bit codes into a fixed non-uniform grid of 16 values v (−127..113) plus one fp16 scale d per "
+     "32 weights; each weight decodes to d·v",
+     llamacpp::dequantizeRowIQ4_NL, nullptr, nullptr, nullptr},
+    {DType::IQ4_XS, "IQ4_XS", 23, llamacpp::kQK_K, llamacpp::kIQ4_XSBytes,
+     "4-bit codes into IQ4_NL's 16-value grid v, a 6-bit scale s per 32 weights and one fp16 scale d "
+     "per 256; each weight decodes to d·(s − 32)·v",
+     llamacpp::dequantizeRowIQ4_XS, nullptr, nullptr, nullptr},
+    {DType::TQ1_0, "TQ1_0", 34, llamacpp::kQK_K, llamacpp::kTQ1_0Bytes,
+     "ternary weights t (−1, 0, 1) packed five to a byte in base 3, plus one fp16 scale d per 256 weights; "
+     "each weight decodes to d·t",
+     llamacpp::dequantizeRowTQ1_0, nullptr, nullptr, nullptr},
+    {DType::TQ2_0, "TQ2_0", 35, llamacpp::kQK_K, llamacpp::kTQ2_0Bytes,
+     "ternary weights t (−1, 0, 1) stored as 2-bit codes t + 1, plus one fp16 scale d per 256 weights; "
+     "each weight decodes to d·t",
+     llamacpp::dequantizeRowTQ2_0, nullptr, nullptr, nullptr},
 }};
 
 constexpr bool tableInDTypeOrder()
