@@ -1,0 +1,234 @@
+// The packed super-block kernels (Q6_K, TQ2_0, TQ1_0 against int8 activations in blocks of 256): the scalar
+// reference against an fp64 evaluation of the type table's dequantizers (tensor_types_llamacpp.cpp, an
+// independent decoder), every SIMD path the CPU has against the scalar reference on odd shapes, exact integer
+// results on every path when the scales are 1, GEMM = GEMV bit for bit for any thread count, and a small model
+// with a Q6_K tied embedding and ternary bodies on the packed runtime against the fp32 runtime.
+#include "bq/model/model.h"
+#include "bq/model/synthetic.h"
+#include "bq/runtime/fp32_model.h"
+#include "bq/runtime/kernels_q.h"
+#include "bq/runtime/packed_linear_q.h"
+#include "bq/runtime/packed_model.h"
+#include "bq/runtime/packed_quantize.h"
+#include "bq/util/fp16.h"
+#include "bq/util/thread_pool.h"
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+using namespace bq;
+using kernels::QPath;
+
+namespace {
+
+constexpr DType kTypes[] = {DType::Q6_K, DType::TQ2_0, DType::TQ1_0};
+
+std::vector<QPath> supportedPaths()
+{
+    std::vector<QPath> out;
+    for (QPath p : {QPath::Scalar, QPath::Avx2, QPath::Avx512})
+        if (kernels::qPathSupported(p))
+            out.push_back(p);
+    return out;
+}
+
+// Byte offset of the fp16 super-block scale d (ggml-common.h: last field of every one of these blocks).
+int scaleOffset(DType type) { return dtypeBlockBytes(type) - 2; }
+
+// Random super-blocks: random payload bytes (every byte pattern decodes), d = fp16 in [0.001, 0.05] or exactly
+// 1 (unitScales); with unitScales the Q6_K sub-block scales are drawn from −3..3 so integer sums stay far below
+// 2^24 and every fp32 step is exact.
+std::vector<std::byte> randomBlocks(DType type, int N, int K, std::mt19937& rng, bool unitScales = false)
+{
+    const std::size_t bytes = dtypeRowBytes(type, K) * static_cast<std::size_t>(N);
+    std::vector<std::byte> w(bytes);
+    std::uniform_int_distribution<int> byte(0, 255), small(-3, 3);
+    for (auto& b : w)
+        b = static_cast<std::byte>(byte(rng));
+    std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+    const auto bb = static_cast<std::size_t>(dtypeBlockBytes(type));
+    for (std::size_t off = 0; off < bytes; off += bb) {
+        const std::uint16_t h = floatToHalf(unitScales ? 1.0f : scale(rng));
+        std::memcpy(w.data() + off + static_cast<std::size_t>(scaleOffset(type)), &h, 2);
+        if (unitScales && type == DType::Q6_K)
+            for (int s = 0; s < 16; ++s)
+                w[off + 192 + static_cast<std::size_t>(s)] = static_cast<std::byte>(static_cast<std::int8_t>(small(rng)));
+    }
+    return w;
+}
+
+Tensor viewTensor(DType type, int N, int K, const std::vector<std::byte>& bytes)
+{
+    return Tensor{std::string("w"), type, {N, K}, bytes.data(), bytes.size(), nullptr};
+}
+
+// fp64 Σ_k ŵ[n][k]·x̂[t][k] from the type table's dequantizer, and Σ_k |ŵ·x̂| (the fp32 tolerance scale).
+void referenceProducts(const Tensor& w, const kernels::QuantizedActivations& X, std::vector<double>& y,
+                       std::vector<double>& bound)
+{
+    const int N = static_cast<int>(w.rows()), K = static_cast<int>(w.cols());
+    y.assign(static_cast<std::size_t>(X.tokens) * static_cast<std::size_t>(N), 0.0);
+    bound.assign(y.size(), 0.0);
+    std::vector<float> row(static_cast<std::size_t>(K));
+    for (int n = 0; n < N; ++n) {
+        w.rowToFloat(n, row.data());
+        for (int t = 0; t < X.tokens; ++t) {
+            double s = 0, a = 0;
+            for (int k = 0; k < K; ++k) {
+                const double x = double(X.qRow(t)[k]) * double(X.scaleRow(t)[k / X.block]);
+                s += double(row[static_cast<std::size_t>(k)]) * x;
+                a += std::fabs(double(row[static_cast<std::size_t>(k)]) * x);
+            }
+            y[static_cast<std::size_t>(t) * N + n] = s;
+            bound[static_cast<std::size_t>(t) * N + n] = a;
+        }
+    }
+}
+
+std::vector<float> randomFloats(std::size_t n, std::mt19937& rng, float scale = 1.0f)
+{
+    std::normal_distribution<float> dist(0.0f, scale);
+    std::vector<float> v(n);
+    for (auto& x : v)
+        x = dist(rng);
+    return v;
+}
+
+void runRows(QPath p, DType type, const std::vector<std::byte>& w, int N, int K, const kernels::QuantizedActivations& X,
+             std::vector<float>& y, std::size_t split)
+{
+    y.assign(static_cast<std::size_t>(X.tokens) * static_cast<std::size_t>(N), -1.0f);
+    const auto n = static_cast<std::size_t>(N);
+    split = std::min(split, n);
+    kernels::packedMatmulRows(p, type, w.data(), dtypeRowBytes(type, K), X, y.data(), n, 0, split);
+    kernels::packedMatmulRows(p, type, w.data(), dtypeRowBytes(type, K), X, y.data(), n, split, n);
+}
+
+} // namespace
+
+TEST_CASE("super-block kernels: the scalar reference equals the fp64 dequantized product; every SIMD path "
+          "equals the scalar one on odd shapes",
+          "[packed][superblock]")
+{
+    std::mt19937 rng(21);
+    for (DType type : kTypes) {
+        CHECK(kernels::activationBlockFor(type) == 256);
+        CHECK(kernels::packedKernelSupports(type));
+        // Rows not a multiple of any tile (1, 3, 5, 7, 9, 13, 37), 1..7 blocks per row, K up to 1792.
+        const int Ns[] = {1, 3, 5, 7, 9, 13, 37}, Ks[] = {256, 512, 768, 1536, 1792, 256, 1280}, Ts[] = {1, 2, 3, 5, 7, 4, 1};
+        for (int trial = 0; trial < 7; ++trial) {
+            const int N = Ns[trial], K = Ks[trial], T = Ts[trial];
+            const auto bytes = randomBlocks(type, N, K, rng);
+            const Tensor w = viewTensor(type, N, K, bytes);
+            auto x = randomFloats(static_cast<std::size_t>(T * K), rng);
+            kernels::QuantizedActivations X;
+            kernels::quantizeActivations(QPath::Scalar, x.data(), T, K, 256, X);
+            std::vector<double> exact, bound;
+            referenceProducts(w, X, exact, bound);
+            std::vector<float> ref;
+            runRows(QPath::Scalar, type, bytes, N, K, X, ref, static_cast<std::size_t>(N));
+            INFO(dtypeName(type) << " N=" << N << " K=" << K << " T=" << T);
+            // fp32 accumulation of K/256 exact block sums (and the dequantizer's fp32 d·s·q): a few ulps of Σ|terms|.
+            for (std::size_t i = 0; i < ref.size(); ++i)
+                CHECK(std::fabs(ref[i] - exact[i]) <= 1e-5 * bound[i] + 1e-30);
+            for (QPath p : supportedPaths()) {
+                std::vector<float> got;
+                runRows(p, type, bytes, N, K, X, got, static_cast<std::size_t>(N) / 2 + 1); // tiles restart at an odd row
+                INFO("path " << kernels::qPathName(p));
+                for (std::size_t i = 0; i < ref.size(); ++i)
+                    CHECK(std::fabs(got[i] - ref[i]) <= 1e-5 * bound[i] + 1e-30);
+            }
+        }
+    }
+}
+
+TEST_CASE("super-block kernels: with d = 1 and integer activations every path gives the exact integer dot product",
+          "[packed][superblock]")
+{
+    std::mt19937 rng(22);
+    std::uniform_int_distribution<int> xi(-127, 127);
+    for (DType type : kTypes)
+        for (int K : {256, 768, 1536}) {
+            const int N = 11, T = 3;
+            const auto bytes = randomBlocks(type, N, K, rng, true);
+            const Tensor w = viewTensor(type, N, K, bytes);
+            // Integer activations with |x| = 127 somewhere in every 256-block: d_x = 1, q = x.
+            std::vector<float> x(static_cast<std::size_t>(T * K));
+            for (std::size_t i = 0; i < x.size(); ++i)
+                x[i] = i % 256 == 17 ? (i % 512 == 17 ? 127.0f : -127.0f) : float(xi(rng));
+            kernels::QuantizedActivations X;
+            kernels::quantizeActivations(QPath::Scalar, x.data(), T, K, 256, X);
+            REQUIRE(std::all_of(X.scale.begin(), X.scale.end(), [](float d) { return d == 1.0f; }));
+            // The exact integers from the independent dequantizer (d = 1: ŵ = s·q exactly in fp32).
+            std::vector<std::int64_t> expect(static_cast<std::size_t>(T * N));
+            std::vector<float> row(static_cast<std::size_t>(K));
+            for (int n = 0; n < N; ++n) {
+                w.rowToFloat(n, row.data());
+                for (int t = 0; t < T; ++t) {
+                    std::int64_t s = 0, a = 0;
+                    for (int k = 0; k < K; ++k) {
+                        const auto wi = static_cast<std::int64_t>(row[static_cast<std::size_t>(k)]);
+                        REQUIRE(float(wi) == row[static_cast<std::size_t>(k)]);
+                        s += wi * X.qRow(t)[k];
+                        a += std::abs(wi * X.qRow(t)[k]);
+                    }
+                    REQUIRE(a < (std::int64_t{1} << 24)); // every partial sum is exact in fp32
+                    expect[static_cast<std::size_t>(t * N + n)] = s;
+                }
+            }
+            for (QPath p : supportedPaths()) {
+                std::vector<float> got;
+                runRows(p, type, bytes, N, K, X, got, 5);
+                INFO(dtypeName(type) << " K=" << K << " path " << kernels::qPathName(p));
+                for (std::size_t i = 0; i < got.size(); ++i)
+                    CHECK(static_cast<double>(got[i]) == static_cast<double>(expect[i]));
+            }
+        }
+}
+
+TEST_CASE("super-block GEMM equals token-by-token GEMV bit for bit, for 1..3 threads and fused projections",
+          "[packed][superblock]")
+{
+    std::mt19937 rng(23);
+    for (DType type : kTypes) {
+        const int N = 45, K = 768, T = 7;
+        const auto bytes = randomBlocks(type, N, K, rng);
+        const auto lin = makeBlockPackedLinear(viewTensor(type, N, K, bytes));
+        CHECK(lin->weightBytes() == bytes.size());
+        CHECK(lin->kind() == std::string(type == DType::Q6_K ? "q6_k" : type == DType::TQ2_0 ? "tq2_0" : "tq1_0"));
+        const auto x = randomFloats(static_cast<std::size_t>(T * K), rng);
+        std::vector<float> base(static_cast<std::size_t>(T * N));
+        lin->gemm(x.data(), T, base.data(), nullptr);
+        for (int threads = 1; threads <= 3; ++threads) {
+            ThreadPool pool(threads);
+            for (int tokens = 1; tokens <= T; ++tokens) {
+                std::vector<float> y(static_cast<std::size_t>(tokens * N));
+                lin->gemm(x.data(), tokens, y.data(), &pool);
+                INFO(dtypeName(type) << " threads " << threads << " tokens " << tokens);
+                CHECK(std::equal(y.begin(), y.end(), base.begin()));
+            }
+            for (int t = 0; t < T; ++t) {
+                std::vector<float> y(static_cast<std::size_t>(N));
+                lin->gemv(x.data() + t * K, y.data(), &pool);
+                CHECK(std::equal(y.begin(), y.end(), base.begin() + t * N));
+            }
+        }
+        // Two matrices sharing one activation quantization and one dispatch.
+        const auto second = randomBlocks(type, 13, K, rng);
+        std::vector<float> fusedA(static_cast<std::size_t>(T * N)), fusedB(static_cast<std::size_t>(T * 13)),
+            sepB(fusedB.size());
+        kernels::PackedMatrixOut mats[2] = {{bytes.data(), N, fusedA.data()}, {second.data(), 13, fusedB.data()}};
+        ThreadPool pool(2);
+        kernels::packedMatmulMulti(type, mats, 2, K, x.data(), T, &pool);
+        kernels::packedMatmul(type, second.data(), 13, K, x.data(), T, sepB.data(), nullptr);
+        CHECK(fusedA == base);
+        CHECK(fusedB == sepB);
+    }
+    // K not a multiple of 256 is refused, naming the type.
+    std::vector<std::byte> bad(dtypeRowBytes(DType::Q6_K, 256));
+    CHECK_THROWS_WITH(makeBlockPackedLinear(Tensor{std::string("blk.0.attn_q.weight"), DType::Q6_K, {1, 128}, bad.data(),
+                                                   bad.size(), nullptr}),
+                      Catch::Contains("blk.0.attn_q.weight") && Catch::Contains("256"));
+}
