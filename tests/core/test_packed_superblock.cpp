@@ -232,3 +232,105 @@ TEST_CASE("super-block GEMM equals token-by-token GEMV bit for bit, for 1..3 thr
                                                    bad.size(), nullptr}),
                       Catch::Contains("blk.0.attn_q.weight") && Catch::Contains("256"));
 }
+
+namespace {
+
+struct LogitDiff {
+    double maxDiff = 0, rmsDiff = 0, rms = 0;
+    int agree = 0;
+};
+
+LogitDiff compareLogits(const std::vector<float>& ref, const std::vector<float>& got, int V)
+{
+    LogitDiff d;
+    double sumSq = 0, diffSq = 0;
+    for (std::size_t t = 0; t < ref.size() / static_cast<std::size_t>(V); ++t) {
+        const float* a = ref.data() + t * static_cast<std::size_t>(V);
+        const float* b = got.data() + t * static_cast<std::size_t>(V);
+        d.agree += std::max_element(a, a + V) - a == std::max_element(b, b + V) - b;
+        for (int i = 0; i < V; ++i) {
+            d.maxDiff = std::max(d.maxDiff, double(std::fabs(a[i] - b[i])));
+            diffSq += double(a[i] - b[i]) * (a[i] - b[i]);
+            sumSq += double(a[i]) * a[i];
+        }
+    }
+    d.rms = std::sqrt(sumSq / double(ref.size()));
+    d.rmsDiff = std::sqrt(diffSq / double(ref.size()));
+    return d;
+}
+
+} // namespace
+
+TEST_CASE("a ts5m-shaped model with a Q6_K tied embedding and Q1_0 / TQ2_0 / TQ1_0 / Q6_K bodies runs packed and "
+          "matches the fp32 runtime on its dequantized weights",
+          "[packed][superblock]")
+{
+    auto base = makeSyntheticModel(syntheticShape("ts5m")); // dim 256, hidden 768: every row fits 256-blocks
+    const std::vector<std::int32_t> tokens = {1, 17, 300, 42, 99, 7, 256, 511, 3, 128, 64, 200};
+    for (DType body : {DType::Q1_0, DType::TQ2_0, DType::TQ1_0, DType::Q6_K}) {
+        const auto conv = packModelLinears(base, body, DType::Q6_K);
+        REQUIRE(conv.keptFloat.empty());
+        REQUIRE(conv.model->tensor("token_embd.weight").dtype == DType::Q6_K);
+        REQUIRE(hasPackedLinears(*conv.model));
+        std::vector<float> ref, packed;
+        makeFp32Model(conv.model, 2)->newContext(64)->forward(tokens, true, ref);
+        auto pm = makePackedModel(conv.model, 2);
+        const std::string bodyKind = body == DType::Q1_0 ? "q1_0" : body == DType::TQ2_0 ? "tq2_0" : body == DType::TQ1_0 ? "tq1_0" : "q6_k";
+        CHECK(pm->backendName() == (body == DType::Q6_K ? std::string("q6_k") : bodyKind + "+q6_k"));
+        pm->newContext(64)->forward(tokens, true, packed);
+        REQUIRE(packed.size() == ref.size());
+        const LogitDiff d = compareLogits(ref, packed, conv.model->config.vocabSize);
+        INFO(dtypeName(body) << " body: max |Δlogit| " << d.maxDiff << ", RMS Δ " << d.rmsDiff << ", logit RMS "
+                             << d.rms << ", top-1 " << d.agree << "/" << tokens.size());
+        // Stated tolerances (int8 activations per 128 (Q1_0) or 256 values at every projection and the head):
+        // max |Δ| < 10 %, RMS Δ < 3 % of the logit RMS, top-1 equal at ≥ 11 of 12 positions.
+        CHECK(d.maxDiff < 0.10 * d.rms);
+        CHECK(d.rmsDiff < 0.03 * d.rms);
+        CHECK(d.agree >= 11);
+
+        // Decode after prefill equals the all-positions prefill bit for bit (GEMV = GEMM, embedding rows from
+        // the Q6_K table dequantized one at a time).
+        auto ctx = pm->newContext(64);
+        std::vector<float> step;
+        ctx->forward(std::span<const std::int32_t>(tokens.data(), 6), false, step);
+        for (std::size_t t = 6; t < tokens.size(); ++t) {
+            ctx->forward(std::span<const std::int32_t>(&tokens[t], 1), false, step);
+            CHECK(std::equal(step.begin(), step.end(),
+                             packed.begin() + static_cast<std::ptrdiff_t>(t) * conv.model->config.vocabSize));
+        }
+    }
+}
+
+TEST_CASE("the packed runtime never fails on llama.cpp types without packed kernels: they are dequantized to fp32 "
+          "at load",
+          "[packed][superblock]")
+{
+    auto base = makeSyntheticModel(syntheticShape("ts5m"));
+    const std::vector<std::int32_t> tokens = {1, 17, 300, 42};
+    std::mt19937 rng(24);
+    // Payload bytes whose every fp16 / fp32 field is finite and small (high bytes 0x1_ / 0x2_).
+    const std::uint8_t safe[] = {0x10, 0x11, 0x12, 0x13, 0x20, 0x21, 0x22, 0x23};
+    std::uniform_int_distribution<int> pick(0, 7);
+    for (DType type : {DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
+                       DType::Q8_K, DType::IQ4_NL, DType::IQ4_XS}) {
+        auto m = std::make_shared<Model>(*base);
+        for (const char* name : {"blk.0.ffn_down.weight", "token_embd.weight"}) {
+            Tensor& t = m->tensors.at(name);
+            std::vector<std::byte> bytes(dtypeRowBytes(type, t.cols()) * static_cast<std::size_t>(t.rows()));
+            for (auto& b : bytes)
+                b = static_cast<std::byte>(safe[pick(rng)]);
+            t = makeOwnedTensor(t.name, type, t.shape, std::move(bytes));
+        }
+        std::vector<float> ref, packed;
+        makeFp32Model(m, 1)->newContext(16)->forward(tokens, true, ref);
+        auto pm = makePackedModel(m, 1);
+        CHECK(pm->backendName() == "fp32"); // nothing else is packed in this model
+        pm->newContext(16)->forward(tokens, true, packed);
+        INFO(dtypeName(type));
+        REQUIRE(packed.size() == ref.size());
+        CHECK(std::all_of(packed.begin(), packed.end(), [](float v) { return std::isfinite(v); }));
+        // The same fp32 weights on both sides: only the attention/KV paths' summation order can differ.
+        const LogitDiff d = compareLogits(ref, packed, m->config.vocabSize);
+        CHECK(d.maxDiff <= 1e-4 * d.rms + 1e-6);
+    }
+}

@@ -126,15 +126,25 @@ public:
                 throw std::invalid_argument("fp32 runtime: weight override '" + name +
                                             "' does not name a weight this model uses");
         // Every linear weight and the head once per token, plus the final norm (an embedding row is noise).
-        std::set<std::string> kinds;
+        std::set<std::string> kinds; // of the layers' linears
         m_weightBytes = m_head.bytes() + 4 * static_cast<std::uint64_t>(d);
-        kinds.insert(m_head.packed ? m_head.packed->kind() : "fp32");
+        const std::string headKind = m_head.packed ? m_head.packed->kind() : "fp32";
         for (const BlockWeights& w : m_layers)
             for (const Linear* p : {&w.wq, &w.wk, &w.wv, &w.wo, &w.gate, &w.down, &w.up}) {
                 m_weightBytes += p->bytes();
                 kinds.insert(p->packed ? p->packed->kind() : "fp32");
             }
-        m_backend = !m_packedMode ? "fp32" : kinds.size() == 1 ? *kinds.begin() : "mixed";
+        if (!m_packedMode)
+            m_backend = "fp32";
+        else if (kinds.count("fp32") || headKind == "fp32")
+            m_backend = kinds.size() == 1 && headKind == *kinds.begin() ? headKind : "mixed";
+        else { // packed kinds only, the body's first and the head's last: "q1_0", "q1_0+q6_k"
+            m_backend.clear();
+            for (const std::string& k : kinds)
+                m_backend += (m_backend.empty() ? "" : "+") + k;
+            if (!kinds.count(headKind))
+                m_backend += "+" + headKind;
+        }
         m_overrides.clear(); // the values stay alive in m_owned
     }
 

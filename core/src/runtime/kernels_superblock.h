@@ -30,6 +30,10 @@ constexpr bool isSuperBlockType(DType t) noexcept
 // q_j = t_j − 1). Returns d's fp16 bits.
 std::uint16_t decodeSuperBlock(DType type, const std::byte* block, std::int8_t* q, std::int8_t* scales);
 
+// superblock_quantize.cpp: a row quantizer to Q6_K / TQ2_0 / TQ1_0 (simple rounding, see there), nullptr for
+// other types. For the packed runtime's in-memory conversions where the type table has none.
+TensorTypeTraits::QuantizeRow superBlockQuantizer(DType type) noexcept;
+
 // Row-range kernels, same contract as kernels::packedMatmulRows (X.block == 256).
 void superBlockMatmulRowsScalar(DType type, const std::byte* W, std::size_t rowBytes, const QuantizedActivations& X,
                                 float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd);
