@@ -110,7 +110,8 @@ void registerBench(CLI::App& app)
     cmd->add_option("--ctx", o->ctx, "Context cap for synthetic models")->check(CLI::PositiveNumber);
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->add_option("--backends", o->backends,
-                    "Comma-separated: fp32, q1_0, q4_0, q8_0, q6_k, tq2_0, tq1_0 (packed versions built in memory), packed (the model's "
+                    "Comma-separated: fp32, q1_0, q4_0, q8_0, q6_k, tq2_0, tq1_0 (packed versions built in memory; TYPE:HEAD "
+                    "gives one its own head type, e.g. q1_0:q6_k,q1_0:q8_0), packed (the model's "
                     "own packed tensors), bitstudio. Default: fp32,q1_0,q4_0 (fp32,packed for a packed model)");
     cmd->add_option("--head", o->head, "Output head of the in-memory packed versions: same (as the linears), "
                                        "q8_0, q4_0, q6_k or f32");
@@ -167,8 +168,11 @@ void registerBench(CLI::App& app)
                 request.kvElementBytesPerModel.push_back(bitstudio.f16KvCache ? 2 : 4);
                 request.kernels.push_back(kernelPath("bitstudio"));
             } else {
-                const bq::DType type = packedType(name);
-                const bq::DType head = o->head == "same" ? type : packedType(o->head);
+                // "q1_0" (head per --head) or "q1_0:q6_k" (this back-end's own head type).
+                const auto colon = name.find(':');
+                const bq::DType type = packedType(name.substr(0, colon));
+                const std::string headName = colon != std::string::npos ? name.substr(colon + 1) : o->head;
+                const bq::DType head = headName == "same" ? type : packedType(headName);
                 std::fprintf(stderr, "packing the linear layers as %s (head %s)...\n", bq::dtypeName(type),
                              bq::dtypeName(head));
                 bq::ThreadPool pool(o->modelOptions.threads);
