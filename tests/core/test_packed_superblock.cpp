@@ -301,36 +301,43 @@ TEST_CASE("a ts5m-shaped model with a Q6_K tied embedding and Q1_0 / TQ2_0 / TQ1
     }
 }
 
-TEST_CASE("the packed runtime never fails on llama.cpp types without packed kernels: they are dequantized to fp32 "
-          "at load",
+TEST_CASE("the packed runtime never fails on llama.cpp types without packed kernels: they are repacked to Q8_0 "
+          "at load, and a tied embedding of such a type is still looked up exactly",
           "[packed][superblock]")
 {
     auto base = makeSyntheticModel(syntheticShape("ts5m"));
-    const std::vector<std::int32_t> tokens = {1, 17, 300, 42};
+    const std::vector<std::int32_t> tokens = {1, 17, 300, 42, 99, 7, 256, 511, 3, 128, 64, 200};
     std::mt19937 rng(24);
-    // Payload bytes whose every fp16 / fp32 field is finite and small (high bytes 0x1_ / 0x2_).
-    const std::uint8_t safe[] = {0x10, 0x11, 0x12, 0x13, 0x20, 0x21, 0x22, 0x23};
-    std::uniform_int_distribution<int> pick(0, 7);
+    // Random payload bytes; every fp16 / fp32 field is then finite (high bytes 0x1_ / 0x2_ / 0x3_). The value
+    // scale does not matter here: the model is compared with itself.
+    std::uniform_int_distribution<int> pick(0x10, 0x3f);
     for (DType type : {DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
                        DType::Q8_K, DType::IQ4_NL, DType::IQ4_XS}) {
         auto m = std::make_shared<Model>(*base);
-        for (const char* name : {"blk.0.ffn_down.weight", "token_embd.weight"}) {
+        for (const char* name : {"blk.0.ffn_down.weight", "blk.3.attn_q.weight", "token_embd.weight"}) {
             Tensor& t = m->tensors.at(name);
             std::vector<std::byte> bytes(dtypeRowBytes(type, t.cols()) * static_cast<std::size_t>(t.rows()));
             for (auto& b : bytes)
-                b = static_cast<std::byte>(safe[pick(rng)]);
+                b = static_cast<std::byte>(pick(rng));
             t = makeOwnedTensor(t.name, type, t.shape, std::move(bytes));
         }
+        INFO(dtypeName(type));
         std::vector<float> ref, packed;
         makeFp32Model(m, 1)->newContext(16)->forward(tokens, true, ref);
         auto pm = makePackedModel(m, 1);
-        CHECK(pm->backendName() == "fp32"); // nothing else is packed in this model
+        CHECK(pm->backendName() == "mixed"); // two linears and the head in Q8_0, the rest fp32
+        // Bytes per token: the two repacked matrices and the head at 34 bytes per 32 weights instead of 4 per weight.
+        const std::uint64_t fpBytes = makeFp32Model(m, 1)->weightBytesPerToken();
+        const std::uint64_t repacked = (256 * 768 + 256 * 256 + 512 * 256);
+        CHECK(pm->weightBytesPerToken() == fpBytes - repacked * 4 + repacked / 32 * 34);
         pm->newContext(16)->forward(tokens, true, packed);
-        INFO(dtypeName(type));
         REQUIRE(packed.size() == ref.size());
         CHECK(std::all_of(packed.begin(), packed.end(), [](float v) { return std::isfinite(v); }));
-        // The same fp32 weights on both sides: only the attention/KV paths' summation order can differ.
         const LogitDiff d = compareLogits(ref, packed, m->config.vocabSize);
-        CHECK(d.maxDiff <= 1e-4 * d.rms + 1e-6);
+        INFO("max |Δlogit| " << d.maxDiff << ", RMS Δ " << d.rmsDiff << ", logit RMS " << d.rms << ", top-1 " << d.agree);
+        // Q8_0 rounding of three matrices plus int8 activations on them. Random payloads make extreme models
+        // (logit RMS up to ~1e4, near-ties at the top), so only the RMS bound of the tests above is stated here:
+        // RMS Δ < 3 % of the logit RMS (measured ≤ 1 %).
+        CHECK(d.rmsDiff < 0.03 * d.rms);
     }
 }

@@ -4,6 +4,7 @@
 #include "bq/runtime/kernels_q.h"
 #include "bq/runtime/packed_linear_q.h"
 #include "bq/runtime/packed_model.h"
+#include "bq/runtime/packed_quantize.h"
 #include "bq/runtime/rope.h"
 #include "bq/runtime/transformer_block.h"
 #include "bq/util/errors.h"
@@ -198,6 +199,12 @@ private:
             const Tensor* t = out.packed ? nullptr : m_model->find(tensorName);
             if (t && kernels::packedKernelSupports(t->dtype) && t->cols() % dtypeBlockSize(t->dtype) == 0) {
                 out.packed = makeBlockPackedLinear(*t);
+                out.blockPacked = true;
+            } else if (t && tensorType(t->dtype).isBlockQuantized() && t->shape.size() == 2 &&
+                       t->cols() % dtypeBlockSize(DType::Q8_0) == 0) {
+                // llama.cpp types without packed kernels (Q4_1, Q5_0, Q5_1, Q2_K..Q5_K, Q8_K, IQ4_NL, IQ4_XS):
+                // dequantized and repacked once to Q8_0 (ggml's rounding per 32), run by the int8 kernels.
+                out.packed = makeBlockPackedLinear(quantizeTensor(*t, DType::Q8_0, &m_pool));
                 out.blockPacked = true;
             }
             if (out.packed) {

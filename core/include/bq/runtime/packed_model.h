@@ -1,7 +1,10 @@
 // The packed CPU runtime: the same transformer as fp32_model.h, with every linear projection whose weight is
 // a packed type (Q1_0, Q4_0, Q8_0, Q6_K, TQ2_0, TQ1_0 — or whatever `linearFactory` supplies, e.g. the
-// bitstudio types) run by a PackedLinear, and the rest (norms, non-fitting tensors, and llama.cpp types without
-// packed kernels: Q4_1, Q5_x, Q2_K..Q5_K, IQ4_x, dequantized once at load) in fp32. Packed weights are used in place (views of
+// bitstudio types) run by a PackedLinear, and the rest (norms, non-fitting tensors) in fp32. Matrices of the
+// llama.cpp types without packed kernels (Q4_1, Q5_0, Q5_1, Q2_K..Q5_K, Q8_K, IQ4_NL, IQ4_XS) are dequantized
+// and repacked once at load to Q8_0 (ggml's rounding per 32 values: at most half a step of max|w|/127 per
+// weight) and run by the int8 kernels; a tied embedding of such a type is still looked up exactly, one
+// dequantized row per token. Packed weights are used in place (views of
 // the mapped file). A packed tied embedding is dequantized one row per token, never as a whole.
 #pragma once
 #include "bq/runtime/inference.h"
