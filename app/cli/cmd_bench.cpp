@@ -145,8 +145,8 @@ void registerBench(CLI::App& app)
                 request.kvElementBytesPerModel.push_back(4);
             } else if (name == "packed") {
                 request.models.push_back(bq::makePackedModel(model, o->modelOptions.threads, packedOptions));
-                request.notes.push_back("the model's packed tensors as stored (" + typeMix(*model) + "; types without "
-                                        "packed kernels dequantized to fp32 at load); KV cache " + o->kv);
+                request.notes.push_back("the model's packed tensors as stored (" + typeMix(*model) + "; llama.cpp types "
+                                        "without packed kernels repacked to Q8_0 at load); KV cache " + o->kv);
                 request.kernels.push_back(kernelPath("packed"));
                 request.kvElementBytesPerModel.push_back(packedOptions.f16KvCache ? 2 : 4);
             } else if (name == "bitstudio") {
