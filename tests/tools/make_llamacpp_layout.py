@@ -7,13 +7,15 @@ tied embedding next to Q1_0 bodies) and every 2-D `blk.*` weight becomes BODY:
   q1_0   sign x fp16(mean|w|) per 128 (written here: gguf 0.19 knows type 41 but has no Q1_0 quantizer)
   tq2_0  gguf.quants.quantize (llama.cpp's reference quantizer, ported)
   tq1_0  gguf.quants.quantize
+  q4_1   gguf.quants.quantize (a type without packed kernels: the packed runtime repacks it to Q8_0)
+  q5_0   gguf.quants.quantize (likewise)
 
 Q6_K blocks are written here too (gguf 0.19 has no Q6_K quantizer): per 16 weights s = max|w|/31.5, d =
 fp16(max s / 127), int8 scale round(s/d), q = clamp(round(w / (d * scale)), -32, 31); the layout is checked
 by decoding it back with gguf.quants.dequantize (an independent decoder).
 
 Also writes REF: the same model with every weight replaced by its dequantized values in F32 (Q6_K, TQ1_0, TQ2_0
-dequantized by gguf-py; Q1_0 by the definition d * (2 bit - 1)), for `compare` against the fp32 runtime.
+dequantized by gguf-py; Q1_0 by the definition d * (2 bit - 1); the others by gguf-py), for `compare` against the fp32 runtime.
 
 usage: make_llamacpp_layout.py SRC.gguf OUT.gguf REF.gguf BODY
 """
@@ -65,7 +67,7 @@ def q6_k_blocks(w):
 
 def main():
     src, out, ref, body = sys.argv[1:5]
-    body_type = {"q1_0": T.Q1_0, "tq2_0": T.TQ2_0, "tq1_0": T.TQ1_0}[body]
+    body_type = {"q1_0": T.Q1_0, "tq2_0": T.TQ2_0, "tq1_0": T.TQ1_0, "q4_1": T.Q4_1, "q5_0": T.Q5_0}[body]
     reader = gguf.GGUFReader(src)
     arch = reader.fields["general.architecture"].contents()
     writers = [gguf.GGUFWriter(out, arch), gguf.GGUFWriter(ref, arch)]
@@ -74,7 +76,7 @@ def main():
             continue
         value = field.contents()
         if name == "general.file_type":
-            value = {"q1_0": 40, "tq2_0": 37, "tq1_0": 36}[body]  # llama.cpp's LLAMA_FTYPE_MOSTLY_*
+            value = {"q1_0": 40, "tq2_0": 37, "tq1_0": 36, "q4_1": 3, "q5_0": 8}[body]  # LLAMA_FTYPE_MOSTLY_*
         sub = field.types[1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
         for w in writers:
             w.add_key_value(name, value, field.types[0], sub)
