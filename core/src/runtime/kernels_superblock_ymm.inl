@@ -8,8 +8,9 @@
 // for the TT tokens of the tile; the 8 int32 lanes of a (row, token) pair hold exact partial sums of the block,
 // converted and scaled by d_w·d_x once per block (as in the Q4_0 / Q8_0 tiles), so an output's fp32 operations
 // do not depend on the tile shape: a GEMM equals T GEMVs bit for bit.
-//   Q6_K   q = low nibble (ql) | 2 high bits (qh) << 4; w = q − 32 as int8; |w|·sign(x, w) pairs by vpmaddubsw
-//          (|pair| ≤ 2·32·127, exact in int16), then pairs × the sub-block scales (int16) into int32 lanes.
+//   Q6_K   q = low nibble (ql) | 2 high bits (qh) << 4 (u8 0..63); q·x pairs by vpmaddubsw minus 32·x pairs (one
+//          vpmaddubsw per token, shared by the rows) = (q − 32)·x pairs (|.| ≤ 2·32·127, exact in int16), then
+//          pairs × the sub-block scales (int16) into int32 lanes.
 //   TQ2_0  t = 2-bit field (u8 0..3) · x by u8×s8 dot products; each block's lane 0 starts at −Σx.
 //   TQ1_0  t = base-3 digit: ((byte·3ⁿ mod 256)·3) >> 8, computed in 16-bit lanes with the byte in the high half
 //          (vpmullw keeps byte·3ⁿ mod 256 there, vpmulhuw by 3 leaves the digit); then as TQ2_0.
@@ -76,7 +77,7 @@ inline void tileSuper(const std::byte* W, std::size_t rowBytes, const QuantizedA
 #pragma GCC unroll 8
             for (int v = 0; v < 8; ++v) {
                 const int h = v / 4, g = v % 4;
-                __m256i wabs[R], wsgn[R], sc[R];
+                __m256i q[R], sc[R];
                 for (int r = 0; r < R; ++r) {
                     const __m256i ql =
                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[r] + 64 * h + 32 * (g % 2)));
@@ -87,15 +88,14 @@ inline void tileSuper(const std::byte* W, std::size_t rowBytes, const QuantizedA
                                             : g == 1 ? _mm256_slli_epi16(qh, 2)
                                             : g == 2 ? qh
                                                      : _mm256_srli_epi16(qh, 2);
-                    wsgn[r] = _mm256_sub_epi8(_mm256_or_si256(lo, _mm256_and_si256(hiShift, bits45)),
-                                              _mm256_set1_epi8(32));
-                    wabs[r] = _mm256_abs_epi8(wsgn[r]);
+                    q[r] = _mm256_or_si256(lo, _mm256_and_si256(hiShift, bits45));
                     sc[r] = q6Scales(sc16[r], v);
                 }
                 for (int t = 0; t < TT; ++t) {
                     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[t] + 32 * v));
+                    const __m256i off = _mm256_maddubs_epi16(_mm256_set1_epi8(32), x); // 32·x pairs, for every row
                     for (int r = 0; r < R; ++r)
-                        ia[r][t] = dotI16(ia[r][t], _mm256_maddubs_epi16(wabs[r], _mm256_sign_epi8(x, wsgn[r])), sc[r]);
+                        ia[r][t] = dotI16(ia[r][t], _mm256_sub_epi16(_mm256_maddubs_epi16(q[r], x), off), sc[r]);
                 }
             }
         } else if constexpr (TYPE == DType::TQ2_0) {
