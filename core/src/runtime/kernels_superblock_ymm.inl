@@ -12,8 +12,8 @@
 //          vpmaddubsw per token, shared by the rows) = (q − 32)·x pairs (|.| ≤ 2·32·127, exact in int16), then
 //          pairs × the sub-block scales (int16) into int32 lanes.
 //   TQ2_0  t = 2-bit field (u8 0..3) · x by u8×s8 dot products; each block's lane 0 starts at −Σx.
-//   TQ1_0  t = base-3 digit: ((byte·3ⁿ mod 256)·3) >> 8, computed in 16-bit lanes with the byte in the high half
-//          (vpmullw keeps byte·3ⁿ mod 256 there, vpmulhuw by 3 leaves the digit); then as TQ2_0.
+//   TQ1_0  t = base-3 digit n of a byte b: the leading digit ((q·3) >> 8 = (q ≥ 86) + (q ≥ 171)) of q = b·3ⁿ
+//          mod 256, with b·3ⁿ by byte additions (q + q + q wraps mod 256); no multiplies. Then as TQ2_0.
 #pragma once
 #include "kernels_superblock.h"
 #include <immintrin.h>
@@ -21,13 +21,25 @@
 namespace bq::kernels::detail {
 namespace {
 
-// The base-3 digits selected by p (3ⁿ per 16-bit lane) of 32 TQ1_0 bytes, as bytes 0..2.
-inline __m256i tq1Digits(__m256i bytes, __m256i p)
+// 3·v mod 256 per byte (the next base-3 digit of a TQ1_0 byte moves to the top).
+inline __m256i times3(__m256i v) { return _mm256_add_epi8(v, _mm256_add_epi8(v, v)); }
+inline __m128i times3(__m128i v) { return _mm_add_epi8(v, _mm_add_epi8(v, v)); }
+
+// The leading base-3 digit of each byte q: (3·q) >> 8 = (q ≥ 86) + (q ≥ 171), as bytes 0..2.
+inline __m256i tq1Digit(__m256i q)
 {
-    const __m256i three = _mm256_set1_epi16(3);
-    const __m256i even = _mm256_mullo_epi16(_mm256_slli_epi16(bytes, 8), p);
-    const __m256i odd = _mm256_mullo_epi16(_mm256_and_si256(bytes, _mm256_set1_epi16(static_cast<short>(0xff00))), p);
-    return _mm256_or_si256(_mm256_mulhi_epu16(even, three), _mm256_slli_epi16(_mm256_mulhi_epu16(odd, three), 8));
+    const __m256i ge86 = _mm256_cmpeq_epi8(_mm256_max_epu8(q, _mm256_set1_epi8(86)), q);
+    const __m256i ge171 = _mm256_cmpeq_epi8(_mm256_max_epu8(q, _mm256_set1_epi8(static_cast<char>(171))), q);
+    return _mm256_sub_epi8(_mm256_setzero_si256(), _mm256_add_epi8(ge86, ge171));
+}
+
+// The 16 bytes qh[j]·3ⁿ (n = i / 4, j = i % 4 for byte i) of a TQ1_0 block's last 16 weights.
+inline __m128i tq1Last16(const std::byte* qhp)
+{
+    std::int32_t qh;
+    std::memcpy(&qh, qhp, 4);
+    const __m128i v1 = _mm_set1_epi32(qh), v3 = times3(v1), v9 = times3(v3), v27 = times3(v9);
+    return _mm_unpacklo_epi64(_mm_unpacklo_epi32(v1, v3), _mm_unpacklo_epi32(v9, v27));
 }
 
 // Q6_K scales of vector v (weights 32v..32v+31): sub-block 2v in the low 8 int16 lanes, 2v+1 in the high 8.
@@ -51,11 +63,6 @@ inline void tileSuper(const std::byte* W, std::size_t rowBytes, const QuantizedA
             acc[r][t] = _mm256_setzero_ps();
     const int nb = X.blocksPerToken();
     const __m256i low2 = _mm256_set1_epi8(0x03), low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
-    // TQ1_0 digit selectors: 3ⁿ in every lane (vectors 0..4); the 16-byte tail qs[32..47] in both halves with
-    // 3⁰ | 3¹ and 3² | 3³ (vectors 5, 6); the tail with 3⁴ | qh[0..3] ×4 with 3⁰,3⁰,3¹,3¹,3²,3²,3³,3³ (vector 7).
-    const __m256i p56[2] = {_mm256_setr_epi16(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3),
-                            _mm256_setr_epi16(9, 9, 9, 9, 9, 9, 9, 9, 27, 27, 27, 27, 27, 27, 27, 27)};
-    const __m256i p7 = _mm256_setr_epi16(81, 81, 81, 81, 81, 81, 81, 81, 1, 1, 3, 3, 9, 9, 27, 27);
     for (int b = 0; b < nb; ++b) {
         const std::byte* blk[R];
         for (int r = 0; r < R; ++r)
@@ -120,26 +127,26 @@ inline void tileSuper(const std::byte* W, std::size_t rowBytes, const QuantizedA
                 }
             }
         } else {
-            __m256i head[R], tail[R];
+            // Digit n of qs[m] is the leading digit of qs[m]·3ⁿ mod 256: vectors 0..4 scale the 32 head bytes by
+            // 3 each step; vectors 5..7 pair the 16 tail bytes qs[32..47] (·1|·3, ·9|·27, ·81|qh pattern).
+            __m256i cur[R], tail[R][3];
             for (int r = 0; r < R; ++r) {
-                head[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[r]));
-                const __m128i rest = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[r] + 32));
-                tail[r] = _mm256_set_m128i(rest, rest);
+                cur[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[r]));
+                const __m128i t1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[r] + 32));
+                const __m128i t3 = times3(t1), t9 = times3(t3), t27 = times3(t9), t81 = times3(t27);
+                tail[r][0] = _mm256_set_m128i(t3, t1);
+                tail[r][1] = _mm256_set_m128i(t27, t9);
+                tail[r][2] = _mm256_set_m128i(tq1Last16(blk[r] + 48), t81);
             }
 #pragma GCC unroll 8
             for (int v = 0; v < 8; ++v) {
                 __m256i w[R];
                 for (int r = 0; r < R; ++r) {
                     if (v < 5) {
-                        static constexpr short kPow3[5] = {1, 3, 9, 27, 81};
-                        w[r] = tq1Digits(head[r], _mm256_set1_epi16(kPow3[v < 5 ? v : 0]));
-                    } else if (v < 7) {
-                        w[r] = tq1Digits(tail[r], p56[v - 5]);
+                        w[r] = tq1Digit(cur[r]);
+                        cur[r] = times3(cur[r]);
                     } else {
-                        std::int32_t qh;
-                        std::memcpy(&qh, blk[r] + 48, 4);
-                        const __m256i last = _mm256_inserti128_si256(tail[r], _mm_set1_epi32(qh), 1);
-                        w[r] = tq1Digits(last, p7);
+                        w[r] = tq1Digit(tail[r][v - 5]);
                     }
                 }
                 for (int t = 0; t < TT; ++t) {
