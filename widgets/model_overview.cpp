@@ -86,17 +86,36 @@ QString ModelOverview::overviewHtml(const Model& model)
                     .arg(label.toHtmlEscaped(), value.toHtmlEscaped());
     html += QStringLiteral("</table>");
 
-    // Weights by data type.
+    // Weights by data type, then the totals: every tensor, the 2-D tensors, the whole file.
     const ModelStats stats = modelStats(model);
+    const QString bitsHelp = modelSummaryToolTip(QStringLiteral("Bits per weight")).toHtmlEscaped();
     html += QStringLiteral("<h3>Weights by type</h3><table cellspacing='0' cellpadding='3' border='0'>");
-    html += row({tr("Type"), tr("Tensors"), tr("Parameters"), tr("Size"), tr("Bits/weight"), tr("Share")}, true);
+    html += row({tr("Type"), tr("Tensors"), tr("Parameters"), tr("Size"),
+                 QStringLiteral("<span title='%1'>%2</span>").arg(bitsHelp, tr("Bits/weight")), tr("Share")},
+                true);
     for (const TypeUsage& u : stats.byType) {
         const double share = stats.parameters ? 100.0 * double(u.parameters) / double(stats.parameters) : 0.0;
-        html += row({QString::fromLatin1(dtypeName(u.type)), QString::number(u.tensors), groupedNumber(u.parameters),
-                     humanBytes(u.bytes), QString::number(u.bitsPerWeight(), 'f', 3),
-                     QStringLiteral("%1%").arg(share, 0, 'f', 1)});
+        html += row({QStringLiteral("<span title='%1'>%2</span>")
+                         .arg(dtypeTooltip(u.type).toHtmlEscaped(), QString::fromLatin1(dtypeName(u.type))),
+                     QString::number(u.tensors), groupedNumber(u.parameters), humanBytes(u.bytes),
+                     QString::number(u.bitsPerWeight(), 'f', 3), QStringLiteral("%1%").arg(share, 0, 'f', 1)});
     }
-    html += QStringLiteral("</table>");
+    html += row({tr("<b>all</b>"), QString::number(stats.tensors), groupedNumber(stats.parameters),
+                 humanBytes(stats.bytes), QStringLiteral("<b>%1</b>").arg(stats.bitsPerWeight(), 0, 'f', 3),
+                 QStringLiteral("100%")});
+    html += row({tr("matrices (2-D)"), QString::number(stats.matrixTensors), groupedNumber(stats.matrixParameters),
+                 humanBytes(stats.matrixBytes), QString::number(stats.matrixBitsPerWeight(), 'f', 3),
+                 QStringLiteral("%1%").arg(stats.parameters ? 100.0 * double(stats.matrixParameters) /
+                                                                  double(stats.parameters)
+                                                            : 0.0,
+                                           0, 'f', 1)});
+    if (const std::uint64_t file = sourceFileBytes(model); file > 0 && stats.parameters > 0)
+        html += row({tr("file"), QString(), QString(), humanBytes(file),
+                     QString::number(8.0 * double(file) / double(stats.parameters), 'f', 3), QString()});
+    html += QStringLiteral("</table><p style='color:#666'>%1</p>")
+                .arg(tr("Bits/weight = 8 · stored bytes / weights: the true storage cost, block scales and offsets "
+                        "included. The matrices are the 2-D tensors (linear layers and embeddings); the file row "
+                        "divides the whole file's size, headers and metadata included."));
 
     // One block's matrices (all blocks share the architecture).
     if (model.config.nLayers > 0) {

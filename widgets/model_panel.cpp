@@ -107,7 +107,9 @@ void ModelPanel::setModel(std::shared_ptr<const Model> model)
         auto* field = new QLabel(value, m_summaryBox);
         field->setObjectName(QStringLiteral("summary:") + label);
         field->setTextInteractionFlags(Qt::TextSelectableByMouse);
+        field->setToolTip(modelSummaryToolTip(label));
         auto* caption = new QLabel(label + QLatin1Char(':'), m_summaryBox);
+        caption->setToolTip(field->toolTip());
         caption->setStyleSheet(QStringLiteral("color: palette(dark)"));
         m_summary->addRow(caption, field);
     }

@@ -2,6 +2,7 @@
 #include "bq/model/model.h"
 #include "bq/model/model_stats.h"
 #include "bq/tokenizer/tokenizer.h"
+#include <QFileInfo>
 #include <QLocale>
 #include <QStringList>
 #include <algorithm>
@@ -50,6 +51,38 @@ QString dtypeTooltip(DType type)
         .arg(QString::fromLatin1(t.name), QString::fromUtf8(t.description), QString::number(t.bitsPerWeight()));
 }
 
+std::uint64_t sourceFileBytes(const Model& model)
+{
+    const QFileInfo file(QString::fromStdString(model.sourcePath));
+    return file.isFile() ? static_cast<std::uint64_t>(file.size()) : 0;
+}
+
+QString bitsPerWeightSummary(const Model& model)
+{
+    const ModelStats stats = modelStats(model);
+    QString text = QStringLiteral("%1 overall, %2 in the matrices")
+                       .arg(stats.bitsPerWeight(), 0, 'f', 3)
+                       .arg(stats.matrixBitsPerWeight(), 0, 'f', 3);
+    if (const std::uint64_t file = sourceFileBytes(model); file > 0 && stats.parameters > 0)
+        text += QStringLiteral(", %1 for the file").arg(8.0 * double(file) / double(stats.parameters), 0, 'f', 3);
+    return text;
+}
+
+QString modelSummaryToolTip(const QString& label)
+{
+    if (label == QLatin1String("Data types"))
+        return QStringLiteral("Each storage type's share of the weights (tensor elements) and its number of tensors.");
+    if (label == QLatin1String("Bits per weight"))
+        return QStringLiteral(
+            "8 · stored bytes / weights: the true storage cost, block scales and offsets included.\n"
+            "Overall: every tensor. Matrices: the 2-D tensors (linear layers and embeddings), where quantization "
+            "spends its bits; the norms and biases are 1-D.\n"
+            "File: 8 · the file's size / weights, headers and metadata (tokenizer) included.");
+    if (label == QLatin1String("Weights"))
+        return QStringLiteral("The tensors' stored bytes (as loaded) and their number.");
+    return {};
+}
+
 QList<QPair<QString, QString>> modelSummaryRows(const Model& model)
 {
     const ModelConfig& c = model.config;
@@ -71,10 +104,13 @@ QList<QPair<QString, QString>> modelSummaryRows(const Model& model)
     });
     QStringList mix;
     for (const TypeUsage& u : byName)
-        mix << QStringLiteral("%1 %2%")
+        mix << QStringLiteral("%1 %2% in %3 %4")
                    .arg(QString::fromLatin1(dtypeName(u.type)))
-                   .arg(params ? 100.0 * double(u.parameters) / double(params) : 0.0, 0, 'f', 1);
+                   .arg(params ? 100.0 * double(u.parameters) / double(params) : 0.0, 0, 'f', 1)
+                   .arg(u.tensors)
+                   .arg(u.tensors == 1 ? QStringLiteral("tensor") : QStringLiteral("tensors"));
     add(QStringLiteral("Data types"), mix.join(QStringLiteral(", ")));
+    add(QStringLiteral("Bits per weight"), bitsPerWeightSummary(model));
     add(QStringLiteral("Layers"), QString::number(c.nLayers));
     add(QStringLiteral("Dim"), QString::number(c.dim));
     add(QStringLiteral("FFN dim"), QString::number(c.hiddenDim));

@@ -12,7 +12,7 @@ struct Model;
 
 namespace studio {
 
-// Ordered (label, value) rows: Architecture, Format, Parameters, Layers, Dim, FFN dim, Heads, Head dim,
+// Ordered (label, value) rows: Architecture, Format, Parameters, Weights, Data types, Bits per weight, Layers, Dim, FFN dim, Heads, Head dim,
 // Context, Vocabulary, Tokenizer, RoPE, Tied embeddings, ...
 QList<QPair<QString, QString>> modelSummaryRows(const bq::Model& model);
 
@@ -24,5 +24,12 @@ QString groupedNumber(std::int64_t n);
 QString humanBytes(std::uint64_t bytes);
 // "Q1_0: <the type table's description> (1.125 bits/weight)" (for tooltips)
 QString dtypeTooltip(bq::DType type);
+// How a summary row's value is computed (for its tooltip), or an empty string.
+QString modelSummaryToolTip(const QString& label);
+// "5.744 overall, 5.737 in the matrices, 5.850 for the file" (8 · stored bytes / weights; the file part only
+// when the model came from one file).
+QString bitsPerWeightSummary(const bq::Model& model);
+// The file a model was read from, its size in bytes; 0 for a directory or the demo model.
+std::uint64_t sourceFileBytes(const bq::Model& model);
 
 } // namespace studio

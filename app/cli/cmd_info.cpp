@@ -5,12 +5,29 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 
 namespace bqcli {
 
 namespace {
 
 const char* ropeStyleName(bq::RopeStyle s) { return s == bq::RopeStyle::Interleaved ? "interleaved" : "neox"; }
+
+// The size of the file a model was read from (nullopt for a directory, the demo model or a run file's base).
+std::optional<std::uint64_t> sourceFileSize(const bq::Model& m)
+{
+    std::error_code ec;
+    if (m.sourcePath.empty() || !std::filesystem::is_regular_file(m.sourcePath, ec))
+        return std::nullopt;
+    const auto size = std::filesystem::file_size(m.sourcePath, ec);
+    return ec ? std::nullopt : std::optional<std::uint64_t>(size);
+}
+
+double bitsPer(std::uint64_t bytes, std::int64_t weights)
+{
+    return weights > 0 ? 8.0 * double(bytes) / double(weights) : 0.0;
+}
 
 nlohmann::json infoJson(const bq::Model& m)
 {
@@ -56,11 +73,55 @@ nlohmann::json infoJson(const bq::Model& m)
     for (const bq::TypeUsage& u : bq::modelStats(m).byType)
         dtypeParameters[bq::dtypeName(u.type)] = u.parameters;
     j["dtype_parameters"] = dtypeParameters;
+    // The type mix and the true storage cost: bits per weight = 8 · stored bytes / weights.
+    const bq::ModelStats stats = bq::modelStats(m);
+    nlohmann::json mix = nlohmann::json::array(); // DType order
+    for (const bq::TypeUsage& u : stats.byType)
+        mix.push_back({{"type", bq::dtypeName(u.type)},
+                       {"tensors", u.tensors},
+                       {"weights", u.parameters},
+                       {"bytes", u.bytes},
+                       {"bits_per_weight", u.bitsPerWeight()}});
+    j["type_mix"] = mix;
+    nlohmann::json bits = {{"all", stats.bitsPerWeight()},
+                           {"matrices", stats.matrixBitsPerWeight()},
+                           {"matrix_tensors", stats.matrixTensors},
+                           {"matrix_weights", stats.matrixParameters},
+                           {"tensor_bytes", stats.bytes},
+                           {"matrix_bytes", stats.matrixBytes}};
+    if (const auto size = sourceFileSize(m)) {
+        bits["file"] = bitsPer(*size, stats.parameters);
+        bits["file_bytes"] = *size;
+    } else {
+        bits["file"] = nullptr;
+    }
+    j["bits_per_weight"] = bits;
     nlohmann::json meta = nlohmann::json::object();
     for (const auto& [k, v] : m.metadata)
         meta[k] = v;
     j["metadata"] = meta;
     return j;
+}
+
+// Tensors and weights per type, and bits per weight (8 · stored bytes / weights) per type, overall, over the
+// 2-D tensors and over the whole file (metadata and tokenizer included).
+void printTypeMix(const bq::Model& m)
+{
+    const bq::ModelStats s = bq::modelStats(m);
+    std::printf("weights by type (bits/weight = 8 · stored bytes / weights):\n");
+    for (const bq::TypeUsage& u : s.byType)
+        std::printf("  %-8s %5d tensors %13lld weights %13llu bytes %8.4f bits/weight\n", bq::dtypeName(u.type),
+                    u.tensors, static_cast<long long>(u.parameters), static_cast<unsigned long long>(u.bytes),
+                    u.bitsPerWeight());
+    std::printf("  %-8s %5d tensors %13lld weights %13llu bytes %8.4f bits/weight\n", "all", s.tensors,
+                static_cast<long long>(s.parameters), static_cast<unsigned long long>(s.bytes), s.bitsPerWeight());
+    std::printf("  %-8s %5d tensors %13lld weights %13llu bytes %8.4f bits/weight (2-D tensors)\n", "matrices",
+                s.matrixTensors, static_cast<long long>(s.matrixParameters),
+                static_cast<unsigned long long>(s.matrixBytes), s.matrixBitsPerWeight());
+    if (const auto size = sourceFileSize(m))
+        std::printf("  %-8s %35s %13llu bytes %8.4f bits/weight "
+                    "(8 · file size / weights: headers and metadata included)\n",
+                    "file", "", static_cast<unsigned long long>(*size), bitsPer(*size, s.parameters));
 }
 
 void printInfo(const bq::Model& m)
@@ -82,6 +143,7 @@ void printInfo(const bq::Model& m)
                     m.tokenizer->vocabSize(), m.tokenizer->bosId(), m.tokenizer->eosId());
     else
         std::printf("tokenizer:    none (pass --tokenizer FILE)\n");
+    printTypeMix(m);
     if (!m.metadata.empty()) {
         std::printf("metadata:\n");
         for (const auto& [k, v] : m.metadata)

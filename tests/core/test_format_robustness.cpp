@@ -292,15 +292,32 @@ TEST_CASE("malformed GGUF headers, metadata and tensor infos", "[robustness][ggu
         g.b.append(64, '\0');
         check(g, {"tensor 'w'", "duplicate"});
     }
-    // A valid ggml type this build cannot store is an UnsupportedModel naming the tensor and the type.
-    writeBytes(p, tensorFile(1, 256, 12, 0).b);
-    try {
-        GgufFile::open(p);
-        FAIL("expected UnsupportedModel");
-    } catch (const UnsupportedModel& e) {
-        CHECK(std::string(e.what()).find("'w'") != std::string::npos);
-        CHECK(std::string(e.what()).find("Q4_K") != std::string::npos);
+    // llama.cpp's 256-weight types refuse a row length that is not a multiple of 256.
+    for (std::uint32_t type : {10u, 11u, 12u, 13u, 14u, 15u, 23u, 34u, 35u}) {
+        INFO("ggml type " << type);
+        check(tensorFile(1, 128, type, 0), {"tensor 'w' ne[0]", "block size 256", "found 128"});
     }
+    check(tensorFile(1, 48, 6, 0), {"tensor 'w' ne[0]", "block size 32", "found 48"});
+    // A valid ggml type this build does not read is an UnsupportedModel naming the file, the tensor, the type
+    // and why.
+    auto checkUnsupported = [&](std::uint32_t type, std::vector<std::string> fragments) {
+        writeBytes(p, tensorFile(1, 256, type, 0).b);
+        try {
+            GgufFile::open(p);
+            FAIL("expected UnsupportedModel");
+        } catch (const UnsupportedModel& e) {
+            INFO(e.what());
+            fragments.push_back(p.string());
+            fragments.push_back("tensor 'w'");
+            for (const auto& f : fragments)
+                CHECK(std::string(e.what()).find(f) != std::string::npos);
+        }
+    };
+    checkUnsupported(16, {"IQ2_XXS (16)", "codebook", "lattice grids", "readable types: F32"});
+    checkUnsupported(29, {"IQ1_M (29)", "codebook"});
+    checkUnsupported(39, {"MXFP4 (39)", "microscaling"});
+    checkUnsupported(9, {"Q8_1 (9)", "dot-product operand"});
+    checkUnsupported(31, {"Q4_0_4_4 (31)", "no longer writes it"});
     // A model file without architecture keys names the missing key.
     writeBytes(p, validGguf().b);
     requireFormatError([&] { loadGgufModel(p); }, p, {"llama.embedding_length"});

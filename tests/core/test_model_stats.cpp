@@ -34,11 +34,17 @@ TEST_CASE("model statistics count tensors, parameters and bytes per type", "[mod
     CHECK(s.parameters == m.parameterCount());
     CHECK(s.bytes == 2632);
     CHECK(s.bitsPerWeight() == 8.0 * 2632.0 / 1152.0);
+    // The matrices: token_embd (512 F32 weights, 2048 bytes) and attn_q (512 Q1_0 weights, 72 bytes).
+    CHECK(s.matrixTensors == 2);
+    CHECK(s.matrixParameters == 1024);
+    CHECK(s.matrixBytes == 2120);
+    CHECK(s.matrixBitsPerWeight() == 8.0 * 2120.0 / 1024.0);
 
     const ModelStats empty = modelStats(Model{});
     CHECK(empty.byType.empty());
     CHECK(empty.tensors == 0);
     CHECK(empty.bitsPerWeight() == 0.0);
+    CHECK(empty.matrixBitsPerWeight() == 0.0);
 }
 
 TEST_CASE("tensorOrderLess sorts canonical names in model order", "[model_stats]")

@@ -18,6 +18,8 @@ double TypeUsage::bitsPerWeight() const noexcept { return bitsPer(bytes, paramet
 
 double ModelStats::bitsPerWeight() const noexcept { return bitsPer(bytes, parameters); }
 
+double ModelStats::matrixBitsPerWeight() const noexcept { return bitsPer(matrixBytes, matrixParameters); }
+
 ModelStats modelStats(const Model& model)
 {
     std::vector<TypeUsage> all(tensorTypes().size());
@@ -31,6 +33,11 @@ ModelStats modelStats(const Model& model)
         ++s.tensors;
         s.parameters += t.numel();
         s.bytes += t.nbytes;
+        if (t.shape.size() == 2) {
+            ++s.matrixTensors;
+            s.matrixParameters += t.numel();
+            s.matrixBytes += t.nbytes;
+        }
     }
     std::copy_if(all.begin(), all.end(), std::back_inserter(s.byType),
                  [](const TypeUsage& u) { return u.tensors > 0; });

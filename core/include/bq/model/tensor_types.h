@@ -1,6 +1,7 @@
 // The tensor-type table (the shape of ggml's type traits): one entry per DType holds its name, its ggml type
 // id, the block geometry, a sentence describing the encoding, and the scalar reference codecs. Every block
-// layout is written in tensor_types.cpp and nowhere else; the SIMD kernels (runtime/*_avx2.cpp,
+// layout is written in tensor_types.cpp (our own and the packed-runtime types) or tensor_types_llamacpp.cpp
+// (llama.cpp's other CPU types, read only) and nowhere else; the SIMD kernels (runtime/*_avx2.cpp,
 // *_avx512.cpp) are layout specialists checked against these references by test_packed_kernels.
 //
 // Byte layouts (little-endian; d is an IEEE binary16 scale, "×32" a block of 32 weights along a row):
@@ -10,9 +11,13 @@
 //                         in its high nibble                                             w_j = d · (nibble_j − 8)
 //   Q1_0 (ggml 41)  ×128: d, uint8 qs[16]; element j is bit j % 8 of byte j / 8          w_j = bit_j ? d : −d
 //
-// Adding a type (Q4_1, Q5_0, the K-quants, IQ4_NL, TQ1_0, ...): a DType value, a row in the table of
-// tensor_types.cpp and its two reference functions; a type whose blocks are one fp16 scale times small
-// integers also gives its block codec, which the integer kernels and the exact exporters use.
+// llama.cpp's Q4_1, Q5_0, Q5_1, Q2_K..Q6_K, Q8_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0: their layouts are described next
+// to their decoders in tensor_types_llamacpp.cpp, which follow ggml's dequantize_row_* operation for operation
+// (bit-identical; tests/python/check_gguf_types.py checks against gguf-py). They have no quantizer here.
+//
+// Adding a type: a DType value, a row in the table of tensor_types.cpp and its reference functions; a type
+// whose blocks are one fp16 scale times small integers also gives its block codec, which the integer kernels
+// and the exact exporters use.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -23,7 +28,7 @@ namespace bq {
 // The values index the table in tensor_types.cpp (same order).
 enum class DType : std::uint8_t {
     F32, F16, BF16, Q8_0, Q4_0, Q1_0, I8, I32,
-    // Read from llama.cpp's files (dequantized on load; some also run packed).
+    // llama.cpp's other CPU types: read (decoded by the reference dequantizers), never written.
     Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0
 };
 
@@ -44,7 +49,8 @@ struct TensorTypeTraits {
     int blockBytes;           // bytes per block
     const char* description;  // one sentence (UTF-8) on the encoding, for tooltips and `info`
     DequantizeRow dequantizeRow;
-    QuantizeRow quantizeRow;  // ggml's quantize_row_*_ref rounding; nullptr when there is none (I8, I32)
+    QuantizeRow quantizeRow;  // ggml's quantize_row_*_ref rounding; nullptr when there is none (I8, I32 and
+                              // the read-only llama.cpp types); callers refuse such a target by name
     EncodeBlock encodeBlock;  // nullptr unless the blocks are one fp16 scale times integers
     DecodeBlock decodeBlock;  // likewise
 
