@@ -1,8 +1,9 @@
 // `bitstudio-cli bench (MODEL | --synthetic SHAPE) [--threads N] [--json]`: prefill and decode tokens/s, the
 // machine's measured read bandwidth in the same run, and each decode's share of its bandwidth roofline.
-// One run measures several back-ends of the same model: fp32, and the packed runtime on Q1_0 / Q4_0 / Q8_0
-// versions built in memory (sign × mean|w| per 128 for Q1_0, ggml's reference quantizers otherwise), or the
-// packed tensors as stored for a packed GGUF.
+// One run measures several back-ends of the same model: fp32, and the packed runtime on Q1_0 / Q4_0 / Q8_0 /
+// Q6_K / TQ2_0 / TQ1_0 versions built in memory (sign × mean|w| per 128 for Q1_0, ggml's reference quantizers for
+// Q4_0 / Q8_0, superblock_quantize.cpp's for the others; TYPE:HEAD gives a back-end its own head type), or the
+// packed tensors as stored for a packed GGUF. Every row names the kernel path it runs on this CPU.
 #include "bq/bench/bench.h"
 #include "bq/export/bitstudio_runtime.h"
 #include "bq/model/synthetic.h"
