@@ -22,7 +22,8 @@ namespace bq::kernels::detail {
 void superBlockMatmulRowsAvx2(DType type, const std::byte* W, std::size_t rowBytes, const QuantizedActivations& X,
                               float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd)
 {
-    superBlockRows<4, 2, 2>(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd);
+    // GEMV one row at a time (one sequential weight stream; see kernels_superblock_avx512.cpp), prefill 2 × 2.
+    superBlockRows<1, 2, 2>(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd);
 }
 
 } // namespace bq::kernels::detail
