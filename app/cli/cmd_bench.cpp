@@ -1,12 +1,16 @@
 // `bitstudio-cli bench (MODEL | --synthetic SHAPE) [--threads N] [--json]`: prefill and decode tokens/s, the
 // machine's measured read bandwidth in the same run, and each decode's share of its bandwidth roofline.
-// One run measures several back-ends of the same model: fp32, and the packed runtime on Q1_0 / Q4_0 / Q8_0
-// versions built in memory (sign × mean|w| per 128 for Q1_0, ggml's reference quantizers otherwise), or the
-// packed tensors as stored for a packed GGUF.
+// One run measures several back-ends of the same model: fp32, and the packed runtime on Q1_0 / Q4_0 / Q8_0 /
+// Q6_K / TQ2_0 / TQ1_0 versions built in memory (sign × mean|w| per 128 for Q1_0, ggml's reference quantizers for
+// Q4_0 / Q8_0, superblock_quantize.cpp's for the others; TYPE:HEAD gives a back-end its own head type), or the
+// packed tensors as stored for a packed GGUF. Every row names the kernel path it runs on this CPU.
 #include "bq/bench/bench.h"
 #include "bq/export/bitstudio_runtime.h"
 #include "bq/model/synthetic.h"
 #include "bq/runtime/fp32_model.h"
+#include "bq/runtime/kernels_f32.h"
+#include "bq/runtime/kernels_q.h"
+#include "bq/util/cpu_features.h"
 #include "bq/runtime/packed_model.h"
 #include "bq/runtime/packed_quantize.h"
 #include "bq/util/thread_pool.h"
@@ -48,9 +52,39 @@ bq::DType packedType(const std::string& name)
         return bq::DType::Q4_0;
     if (name == "q8_0")
         return bq::DType::Q8_0;
+    if (name == "q6_k")
+        return bq::DType::Q6_K;
+    if (name == "tq2_0")
+        return bq::DType::TQ2_0;
+    if (name == "tq1_0")
+        return bq::DType::TQ1_0;
     if (name == "f32")
         return bq::DType::F32;
-    throw std::runtime_error("unknown type '" + name + "' (q1_0, q4_0, q8_0, f32)");
+    throw std::runtime_error("unknown type '" + name + "' (q1_0, q4_0, q8_0, q6_k, tq2_0, tq1_0, f32)");
+}
+
+// The kernel paths a back-end runs on this CPU (BQ_CPU caps them): the int8 block kernels of packed weights,
+// the bitstudio row kernels, and the fp32 kernels of everything else (attention, norms, unpacked matrices).
+std::string kernelPath(const std::string& kind)
+{
+    const std::string f32 = std::string("f32 ") + bq::kernels::f32PathName(bq::kernels::bestF32Path());
+    if (kind == "fp32")
+        return f32;
+    if (kind == "bitstudio")
+        return std::string("bitstudio ") + (bq::cpuFeatures().avx2 ? "avx2" : "scalar") + ", " + f32;
+    return std::string("int8 ") + bq::kernels::qPathName(bq::kernels::bestQPath()) + ", " + f32;
+}
+
+// "Q1_0 x42, Q6_K x1, F32 x13": the storage types of a model's tensors.
+std::string typeMix(const bq::Model& model)
+{
+    std::map<std::string, int> counts;
+    for (const auto& [name, t] : model.tensors)
+        ++counts[bq::dtypeName(t.dtype)];
+    std::string out;
+    for (const auto& [k, c] : counts)
+        out += (out.empty() ? "" : ", ") + k + " x" + std::to_string(c);
+    return out;
 }
 
 } // namespace
@@ -77,10 +111,11 @@ void registerBench(CLI::App& app)
     cmd->add_option("--ctx", o->ctx, "Context cap for synthetic models")->check(CLI::PositiveNumber);
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->add_option("--backends", o->backends,
-                    "Comma-separated: fp32, q1_0, q4_0, q8_0 (packed versions built in memory), packed (the model's "
+                    "Comma-separated: fp32, q1_0, q4_0, q8_0, q6_k, tq2_0, tq1_0 (packed versions built in memory; TYPE:HEAD "
+                    "gives one its own head type, e.g. q1_0:q6_k,q1_0:q8_0), packed (the model's "
                     "own packed tensors), bitstudio. Default: fp32,q1_0,q4_0 (fp32,packed for a packed model)");
     cmd->add_option("--head", o->head, "Output head of the in-memory packed versions: same (as the linears), "
-                                       "q8_0, q4_0 or f32");
+                                       "q8_0, q4_0, q6_k or f32");
     cmd->add_option("--kv", o->kv, "KV cache of the packed runtime: f32 or f16")
         ->check(CLI::IsMember({"f32", "f16"}));
     addModelOptions(*cmd, o->modelOptions);
@@ -107,10 +142,13 @@ void registerBench(CLI::App& app)
             if (name == "fp32") {
                 request.models.push_back(bq::makeFp32Model(model, o->modelOptions.threads));
                 request.notes.push_back(packedInput ? "packed tensors dequantized to fp32" : "");
+                request.kernels.push_back(kernelPath("fp32"));
                 request.kvElementBytesPerModel.push_back(4);
             } else if (name == "packed") {
                 request.models.push_back(bq::makePackedModel(model, o->modelOptions.threads, packedOptions));
-                request.notes.push_back("the model's packed tensors as stored; KV cache " + o->kv);
+                request.notes.push_back("the model's packed tensors as stored (" + typeMix(*model) + "; llama.cpp types "
+                                        "without packed kernels repacked to Q8_0 at load); KV cache " + o->kv);
+                request.kernels.push_back(kernelPath("packed"));
                 request.kvElementBytesPerModel.push_back(packedOptions.f16KvCache ? 2 : 4);
             } else if (name == "bitstudio") {
                 // A bitstudio export runs as exported; any other model gets XNOR sign layers built in memory.
@@ -129,9 +167,13 @@ void registerBench(CLI::App& app)
                                                                "matrix incl. head), built in memory") +
                                         " (fp32 activations); KV cache " + o->kv);
                 request.kvElementBytesPerModel.push_back(bitstudio.f16KvCache ? 2 : 4);
+                request.kernels.push_back(kernelPath("bitstudio"));
             } else {
-                const bq::DType type = packedType(name);
-                const bq::DType head = o->head == "same" ? type : packedType(o->head);
+                // "q1_0" (head per --head) or "q1_0:q6_k" (this back-end's own head type).
+                const auto colon = name.find(':');
+                const bq::DType type = packedType(name.substr(0, colon));
+                const std::string headName = colon != std::string::npos ? name.substr(colon + 1) : o->head;
+                const bq::DType head = headName == "same" ? type : packedType(headName);
                 std::fprintf(stderr, "packing the linear layers as %s (head %s)...\n", bq::dtypeName(type),
                              bq::dtypeName(head));
                 bq::ThreadPool pool(o->modelOptions.threads);
@@ -143,6 +185,7 @@ void registerBench(CLI::App& app)
                                         " tensors packed); left as they were: " + summarizeNames(conv.keptFloat) +
                                         "; norms fp32; KV cache " + o->kv);
                 request.kvElementBytesPerModel.push_back(packedOptions.f16KvCache ? 2 : 4);
+                request.kernels.push_back(kernelPath("packed"));
             }
         }
         if (request.models.empty())

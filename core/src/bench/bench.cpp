@@ -143,6 +143,8 @@ JobResult runBench(const BenchRequest& request, BenchReport& report, EventSink& 
             row.backend = model->backendName();
             if (mi < request.notes.size())
                 row.note = request.notes[mi];
+            if (mi < request.kernels.size())
+                row.kernels = request.kernels[mi];
             row.shape = shapeOf(cfg);
             row.weightBytesPerToken = model->weightBytesPerToken();
             // Decode step at position p attends to p + 1 cached positions, p = P .. P+D-1: mean P + (D+1)/2.
@@ -254,6 +256,7 @@ std::string benchReportJson(const BenchReport& report)
                              {"prefill_tok_s_median", r.prefillMedianTokS},
                              {"decode_tok_s_median", r.decodeMedianTokS},
                              {"note", r.note},
+                             {"kernels", r.kernels},
                              {"weight_bytes_per_token", r.weightBytesPerToken},
                              {"kv_bytes_per_token", r.kvBytesPerToken},
                              {"roofline_tok_s", r.rooflineTokS},
@@ -275,17 +278,20 @@ std::string formatBenchTable(const BenchReport& report)
                            : std::string()) +
                       "; pp" + std::to_string(report.promptTokens) + " tg" + std::to_string(report.decodeTokens) +
                       ", best of " + std::to_string(report.repeats) + "\n";
-    std::size_t wb = 8, ws = 5;
+    std::size_t wb = 8, ws = 5, wk = 7;
     for (const auto& r : report.rows) {
         wb = std::max(wb, r.backend.size());
         ws = std::max(ws, r.shape.size());
+        wk = std::max(wk, r.kernels.size());
     }
-    out += padRight("backend", wb) + "  " + padRight("shape", ws) + "  " + padLeft("prefill t/s", 12) +
+    out += padRight("backend", wb) + "  " + padRight("kernels", wk) + "  " + padRight("shape", ws) + "  " +
+           padLeft("prefill t/s", 12) +
            padLeft("(median)", 10) + padLeft("decode t/s", 12) + padLeft("(median)", 10) + padLeft("MB/token", 10) +
            padLeft("roofline t/s", 14) + padLeft("share", 8) + padLeft("RSS MB", 9) + "\n";
     for (const auto& r : report.rows) {
         const double mb = static_cast<double>(r.weightBytesPerToken + r.kvBytesPerToken) / 1e6;
-        out += padRight(r.backend, wb) + "  " + padRight(r.shape, ws) + "  " + padLeft(fixed(r.prefillTokS, 1), 12) +
+        out += padRight(r.backend, wb) + "  " + padRight(r.kernels.empty() ? "-" : r.kernels, wk) + "  " +
+               padRight(r.shape, ws) + "  " + padLeft(fixed(r.prefillTokS, 1), 12) +
                padLeft(fixed(r.prefillMedianTokS, 1), 10) + padLeft(fixed(r.decodeTokS, 1), 12) +
                padLeft(fixed(r.decodeMedianTokS, 1), 10) + padLeft(fixed(mb, 2), 10) +
                padLeft(r.rooflineTokS > 0 ? fixed(r.rooflineTokS, 1) : "-", 14) +

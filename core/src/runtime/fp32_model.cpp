@@ -4,6 +4,7 @@
 #include "bq/runtime/kernels_q.h"
 #include "bq/runtime/packed_linear_q.h"
 #include "bq/runtime/packed_model.h"
+#include "bq/runtime/packed_quantize.h"
 #include "bq/runtime/rope.h"
 #include "bq/runtime/transformer_block.h"
 #include "bq/util/errors.h"
@@ -126,15 +127,25 @@ public:
                 throw std::invalid_argument("fp32 runtime: weight override '" + name +
                                             "' does not name a weight this model uses");
         // Every linear weight and the head once per token, plus the final norm (an embedding row is noise).
-        std::set<std::string> kinds;
+        std::set<std::string> kinds; // of the layers' linears
         m_weightBytes = m_head.bytes() + 4 * static_cast<std::uint64_t>(d);
-        kinds.insert(m_head.packed ? m_head.packed->kind() : "fp32");
+        const std::string headKind = m_head.packed ? m_head.packed->kind() : "fp32";
         for (const BlockWeights& w : m_layers)
             for (const Linear* p : {&w.wq, &w.wk, &w.wv, &w.wo, &w.gate, &w.down, &w.up}) {
                 m_weightBytes += p->bytes();
                 kinds.insert(p->packed ? p->packed->kind() : "fp32");
             }
-        m_backend = !m_packedMode ? "fp32" : kinds.size() == 1 ? *kinds.begin() : "mixed";
+        if (!m_packedMode)
+            m_backend = "fp32";
+        else if (kinds.count("fp32") || headKind == "fp32")
+            m_backend = kinds.size() == 1 && headKind == *kinds.begin() ? headKind : "mixed";
+        else { // packed kinds only, the body's first and the head's last: "q1_0", "q1_0+q6_k"
+            m_backend.clear();
+            for (const std::string& k : kinds)
+                m_backend += (m_backend.empty() ? "" : "+") + k;
+            if (!kinds.count(headKind))
+                m_backend += "+" + headKind;
+        }
         m_overrides.clear(); // the values stay alive in m_owned
     }
 
@@ -188,6 +199,12 @@ private:
             const Tensor* t = out.packed ? nullptr : m_model->find(tensorName);
             if (t && kernels::packedKernelSupports(t->dtype) && t->cols() % dtypeBlockSize(t->dtype) == 0) {
                 out.packed = makeBlockPackedLinear(*t);
+                out.blockPacked = true;
+            } else if (t && tensorType(t->dtype).isBlockQuantized() && t->shape.size() == 2 &&
+                       t->cols() % dtypeBlockSize(DType::Q8_0) == 0) {
+                // llama.cpp types without packed kernels (Q4_1, Q5_0, Q5_1, Q2_K..Q5_K, Q8_K, IQ4_NL, IQ4_XS):
+                // dequantized and repacked once to Q8_0 (ggml's rounding per 32), run by the int8 kernels.
+                out.packed = makeBlockPackedLinear(quantizeTensor(*t, DType::Q8_0, &m_pool));
                 out.blockPacked = true;
             }
             if (out.packed) {

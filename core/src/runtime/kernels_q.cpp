@@ -2,6 +2,7 @@
 // block sums, sequential fp32 accumulation), the activation quantizer, the run-time path choice and the
 // multithreaded drivers.
 #include "bq/runtime/kernels_q.h"
+#include "kernels_superblock.h"
 #include "bq/util/cpu_features.h"
 #include "bq/util/fp16.h"
 #include "bq/util/thread_pool.h"
@@ -166,6 +167,10 @@ int activationBlockFor(DType weightType) noexcept
     case DType::Q1_0:
     case DType::Q4_0:
     case DType::Q8_0: return dtypeBlockSize(weightType);
+    // llama.cpp's super-block types, against activations in blocks of 256 (ggml's Q8_K shape).
+    case DType::Q6_K:
+    case DType::TQ2_0:
+    case DType::TQ1_0: return detail::kSuperBlock;
     default: return 0;
     }
 }
@@ -272,6 +277,13 @@ void packedMatmulRows(QPath path, DType type, const std::byte* W, std::size_t ro
         splitQ1Rows(W + rowBegin * rowBytes, rowBytes, X.cols, rows, split.bits.data(), split.scales.data());
         q1MatmulRows(path, split.view(), X, Y + rowBegin, ldy, 0, rows);
         return;
+    }
+    if (detail::isSuperBlockType(type)) {
+        switch (path) {
+        case QPath::Avx512: detail::superBlockMatmulRowsAvx512(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
+        case QPath::Avx2: detail::superBlockMatmulRowsAvx2(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
+        case QPath::Scalar: detail::superBlockMatmulRowsScalar(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
+        }
     }
     switch (path) {
     case QPath::Avx512: detail::packedMatmulRowsAvx512(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;

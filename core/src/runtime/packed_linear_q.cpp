@@ -41,6 +41,9 @@ public:
         switch (m_tensor.dtype) {
         case DType::Q1_0: return "q1_0";
         case DType::Q4_0: return "q4_0";
+        case DType::Q6_K: return "q6_k";
+        case DType::TQ2_0: return "tq2_0";
+        case DType::TQ1_0: return "tq1_0";
         default: return "q8_0";
         }
     }
@@ -70,7 +73,7 @@ std::shared_ptr<const PackedLinear> makeBlockPackedLinear(const Tensor& weight)
 {
     if (!kernels::packedKernelSupports(weight.dtype))
         throw std::invalid_argument("packed linear: tensor " + weight.name + " has type " + dtypeName(weight.dtype) +
-                                    "; the block kernels take Q1_0, Q4_0 or Q8_0");
+                                    "; the block kernels take Q1_0, Q4_0, Q8_0, Q6_K, TQ2_0 or TQ1_0");
     if (weight.shape.size() != 2)
         throw std::invalid_argument("packed linear: tensor " + weight.name + " has shape " + weight.shapeString() +
                                     ", expected [rows, cols]");

@@ -1,4 +1,5 @@
 #include "bq/runtime/packed_quantize.h"
+#include "kernels_superblock.h"
 #include "bq/model/tensor_names.h"
 #include "bq/util/thread_pool.h"
 #include <stdexcept>
@@ -7,10 +8,13 @@ namespace bq {
 
 namespace {
 
-// The block type with a reference quantizer that `type` names.
-const TensorTypeTraits& targetType(DType type, std::int64_t cols, const std::string& what)
+// The block type that `type` names, with its reference quantizer (or, for Q6_K / TQ2_0 / TQ1_0 when the table
+// has none, superblock_quantize.cpp's).
+TensorTypeTraits targetType(DType type, std::int64_t cols, const std::string& what)
 {
-    const TensorTypeTraits& t = tensorType(type);
+    TensorTypeTraits t = tensorType(type);
+    if (!t.quantizeRow)
+        t.quantizeRow = kernels::detail::superBlockQuantizer(type);
     if (!t.isBlockQuantized() || !t.quantizeRow)
         throw std::invalid_argument("quantize " + what + ": unsupported target type " + t.name);
     if (cols <= 0 || cols % t.blockSize != 0)
@@ -48,7 +52,7 @@ std::vector<std::byte> quantizeRows(DType type, const float* w, std::int64_t row
 
 Tensor quantizeTensor(const Tensor& src, DType type, ThreadPool* pool)
 {
-    const TensorTypeTraits& target = targetType(type, src.cols(), "tensor " + src.name);
+    const TensorTypeTraits target = targetType(type, src.cols(), "tensor " + src.name);
     const std::int64_t rows = src.rows(), cols = src.cols();
     const auto f32 = src.f32();
     auto bytes = quantizeWith(target, rows, cols, pool, [&](std::int64_t r, std::vector<float>& tmp) -> const float* {

@@ -17,6 +17,7 @@ struct ModelConfig;
 struct BenchRequest {
     std::vector<std::shared_ptr<const InferenceModel>> models;
     std::vector<std::string> notes; // optional, one per model: what it is (e.g. which tensors stayed fp32)
+    std::vector<std::string> kernels; // optional, one per model: the kernel path it runs ("int8 avx512-vnni")
     int promptTokens = 128; // prefill: one forward of this many tokens
     int decodeTokens = 64;  // then this many single-token forwards
     int repeats = 3;        // figures are the best of the repeats
@@ -34,6 +35,7 @@ struct BenchRow {
     std::string backend;
     std::string shape;                   // e.g. "llama 5L d64 v512"
     std::string note;
+    std::string kernels;                 // the kernel path (BenchRequest::kernels)
     double prefillTokS = 0, decodeTokS = 0;             // best of the repeats
     double prefillMedianTokS = 0, decodeMedianTokS = 0; // median of the repeats (the machine is shared)
     std::uint64_t weightBytesPerToken = 0;

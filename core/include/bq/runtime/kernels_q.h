@@ -1,7 +1,8 @@
 // Packed low-bit kernels (W1A8 / W4A8 / W8A8) of the fast CPU runtime: llama.cpp's Q1_0 (128 sign bits + fp16
-// scale), Q4_0 and Q8_0 weight blocks against int8 activations (formats-and-runtime.md §3, §8).
+// scale), Q4_0 and Q8_0 weight blocks against int8 activations (formats-and-runtime.md §3, §8), and the
+// 256-weight super-blocks Q6_K, TQ2_0, TQ1_0 (core/src/runtime/kernels_superblock.h).
 //
-// Activations are quantized per token in blocks of 128 (Q1_0) or 32 (Q4_0, Q8_0) values: d = max|x|/127,
+// Activations are quantized per token in blocks of 128 (Q1_0), 32 (Q4_0, Q8_0) or 256 (Q6_K, TQ2_0, TQ1_0) values: d = max|x|/127,
 // q = round-half-even(x · (1/d)), with the exact integer sum Σq of each block. The products then need no
 // multiplications by weights: for Q1_0, Σ w·x = d_w·d_x·(2·Σ_{bit=1} q − Σq); Q4_0 uses d_w·d_x·(Σ nib·q − 8·Σq).
 //
@@ -47,7 +48,8 @@ struct QuantizedActivations {
     }
 };
 
-// The activation block size a weight type is multiplied with: 128 for Q1_0, 32 for Q4_0 / Q8_0, 0 otherwise.
+// The activation block size a weight type is multiplied with: 128 for Q1_0, 32 for Q4_0 / Q8_0, 256 for Q6_K /
+// TQ2_0 / TQ1_0, 0 otherwise.
 int activationBlockFor(DType weightType) noexcept;
 // Whether the packed kernels handle this weight type.
 bool packedKernelSupports(DType weightType) noexcept;

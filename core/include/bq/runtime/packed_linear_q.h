@@ -1,4 +1,4 @@
-// PackedLinear over a Q1_0 / Q4_0 / Q8_0 weight tensor (llama.cpp blocks), as a view of the tensor's bytes
+// PackedLinear over a Q1_0 / Q4_0 / Q8_0 / Q6_K / TQ2_0 / TQ1_0 weight tensor (llama.cpp blocks), as a view of the tensor's bytes
 // (a mapped GGUF file or an owned buffer): no copy, the tensor's owner is kept alive.
 #pragma once
 #include "bq/model/tensor.h"
