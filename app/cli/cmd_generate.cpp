@@ -19,6 +19,7 @@ void registerGenerate(CLI::App& app)
 {
     struct Opts {
         std::string model, prompt, logitsOut, idsOut;
+        bool special = false;
         ModelOptions modelOptions;
         int steps = 256;
         bq::SamplerConfig sampler;
@@ -41,6 +42,7 @@ void registerGenerate(CLI::App& app)
     cmd->add_option("--seed,-s", o->sampler.seed, "Random seed (0 = from the clock)");
     cmd->add_option("--logits", o->logitsOut,
                     "Write the logits of every prompt position to FILE (float32, row-major [tokens, vocab])");
+    cmd->add_flag("--special", o->special, "Recognise special tokens written in the prompt (e.g. <|im_start|>)");
     cmd->add_option("--ids", o->idsOut, "Write the prompt and generated token ids to FILE as JSON");
     addModelOptions(*cmd, o->modelOptions);
     addBackendOption(*cmd, o->modelOptions);
@@ -54,6 +56,7 @@ void registerGenerate(CLI::App& app)
 
         bq::EncodeOptions enc;
         enc.addBos = tok.addsBosByDefault();
+        enc.parseSpecial = o->special;
         std::vector<std::int32_t> tokens = tok.encode(o->prompt, enc);
         if (tokens.empty())
             throw std::runtime_error("the prompt encodes to no tokens");
