@@ -91,3 +91,33 @@ TEST_CASE("perplexity of SmolLM2 on a WikiText-2 slice equals the value from lla
     CHECK(j["tokens"] == kSliceTokens - 1);
     CHECK(j["ppl"].get<double>() == Approx(40.433568).epsilon(1e-4));
 }
+
+TEST_CASE("tokenize --decode and chat --render read their JSON inputs strictly", "[cli]")
+{
+    bqtest::TempDir dir;
+    const auto write = [&](const std::string& name, const std::string& text) {
+        std::ofstream(dir / name, std::ios::binary) << text;
+        return (dir / name).string();
+    };
+    const auto enc = runCli({"tokenize", ":demo", "--text", write("t.txt", "Once upon a time\nthere was"), "--lines"});
+    REQUIRE(enc.exitCode == 0);
+    const auto dec = runCli({"tokenize", ":demo", "--text", write("ids.json", enc.out), "--decode"});
+    REQUIRE(dec.exitCode == 0);
+    CHECK(nlohmann::json::parse(dec.out) == nlohmann::json({"Once upon a time", "there was"}));
+
+    const auto badId = runCli({"tokenize", ":demo", "--text", write("bad.json", "[[1, 2], [3, 999999]]"), "--decode"});
+    CHECK(badId.exitCode != 0);
+    CHECK_THAT(badId.err, Catch::Contains("bad.json") && Catch::Contains("[1][1]") && Catch::Contains("token id"));
+    const auto notJson = runCli({"tokenize", ":demo", "--text", write("nj.json", "1 2 3"), "--decode"});
+    CHECK(notJson.exitCode != 0);
+    CHECK_THAT(notJson.err, Catch::Contains("nj.json"));
+
+    const auto role = runCli({"chat", ":demo", "--template", "chatml", "--render",
+                              write("m.json", R"([{"role":"user","content":"a"},{"role":"tool","content":"b"}])")});
+    CHECK(role.exitCode != 0);
+    CHECK_THAT(role.err, Catch::Contains("m.json") && Catch::Contains("[1].role") && Catch::Contains("tool"));
+    const auto ok = runCli({"chat", ":demo", "--template", "chatml", "--render",
+                            write("ok.json", R"([{"role":"user","content":"a"}])")});
+    REQUIRE(ok.exitCode == 0);
+    CHECK(ok.out == "<|im_start|>user\na<|im_end|>\n<|im_start|>assistant\n");
+}
