@@ -32,6 +32,8 @@ TEST_CASE("info on SmolLM2-135M-Instruct shows the architecture, dimensions and 
     CHECK_THAT(r.out, Catch::Contains("tied embeddings: yes"));
     CHECK_THAT(r.out, Catch::Contains("tokenizer:    bpe-byte-level, 49152 tokens, bos 1, eos 2"));
     CHECK_THAT(r.out, Catch::Contains("tokenizer.ggml.pre = smollm"));
+    CHECK_THAT(r.out, Catch::Contains("chat:         template chatml, default system prompt \"You are a helpful AI "
+                                      "assistant named SmolLM, trained by Hugging Face\""));
 }
 
 TEST_CASE("greedy generate on SmolLM2 equals llama.cpp's 32 tokens", "[cli][smollm2]")
