@@ -10,6 +10,7 @@
 #include "support/test_support.h"
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -489,4 +490,15 @@ TEST_CASE("a ChatML template's default system prompt is found and written when t
     CHECK(ChatTemplate(ChatTemplateKind::ChatML).render(user, false) == "<|im_start|>user\nHi<|im_end|>\n");
     if (bqtest::haveShared("Qwen3's chat template"))
         CHECK(chatTemplateForModel(sharedChatTemplate("qwen3")).defaultSystem().empty()); // Qwen3 has none
+}
+
+TEST_CASE("default system prompt detection stays linear on hostile template text", "[chat][template]")
+{
+    std::string hostile;
+    for (int i = 0; i < 200000; ++i)
+        hostile += "<|im_start|>system\nxx";
+    hostile += "'<|im_end|>";
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(detectChatMLDefaultSystem(hostile).empty());
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
 }

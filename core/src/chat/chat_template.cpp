@@ -289,8 +289,11 @@ std::string detectChatMLDefaultSystem(std::string_view jinja)
 {
     constexpr std::string_view open = "<|im_start|>system";
     constexpr std::string_view close = "<|im_end|>";
-    for (std::size_t at = jinja.find(open); at != std::string_view::npos; at = jinja.find(open, at + 1)) {
+    // Linear in the text: a scan that fails at a quote also fails for every opening before that quote, so the
+    // search resumes after it.
+    for (std::size_t at = jinja.find(open); at != std::string_view::npos; at = jinja.find(open, at)) {
         std::size_t i = at + open.size();
+        at = i;
         if (jinja.substr(i, 1) == "\n")
             i += 1;
         else if (jinja.substr(i, 2) == "\\n")
@@ -302,20 +305,21 @@ std::string detectChatMLDefaultSystem(std::string_view jinja)
             return {};
         // Inside one string literal: no unescaped quote (which would end it, e.g. ' + message['content'] + ').
         std::string text;
-        bool literal = true;
-        for (std::size_t k = i; k < end && literal; ++k) {
+        std::size_t k = i;
+        for (; k < end; ++k) {
             const char c = jinja[k];
             if (c == '\\' && k + 1 < end) {
                 const char e = jinja[++k];
                 text += e == 'n' ? '\n' : e == 't' ? '\t' : e; // \' \" \\ stand for themselves
             } else if (c == '\'' || c == '"' || c == '{' || c == '}') {
-                literal = false;
+                break;
             } else {
                 text += c;
             }
         }
-        if (literal && !text.empty())
+        if (k == end && !text.empty())
             return text;
+        at = std::max(at, k);
     }
     return {};
 }
