@@ -147,12 +147,45 @@ void printStats(const bq::ChatStats& s)
                  s.generationSeconds, s.generationTokensPerSecond(), s.contextUsed, s.contextCapacity);
 }
 
+// --render: [{"role": "system"|"user"|"assistant", "content": "..."}, ...]
+std::vector<bq::ChatMessage> readMessages(const std::string& file)
+{
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(readTextFile(file));
+    } catch (const nlohmann::json::parse_error& e) {
+        throw std::runtime_error(file + ": json: expected an array of messages (" + e.what() + ")");
+    }
+    if (!j.is_array())
+        throw std::runtime_error(file + ": json: expected an array of messages");
+    std::vector<bq::ChatMessage> out;
+    for (std::size_t i = 0; i < j.size(); ++i) {
+        const std::string at = file + ": [" + std::to_string(i) + "]";
+        if (!j[i].is_object() || !j[i].contains("role") || !j[i]["role"].is_string() || !j[i].contains("content") ||
+            !j[i]["content"].is_string())
+            throw std::runtime_error(at + ": expected {\"role\": string, \"content\": string}");
+        const std::string role = j[i]["role"].get<std::string>();
+        bq::ChatMessage m;
+        if (role == "system")
+            m.role = bq::ChatRole::System;
+        else if (role == "user")
+            m.role = bq::ChatRole::User;
+        else if (role == "assistant")
+            m.role = bq::ChatRole::Assistant;
+        else
+            throw std::runtime_error(at + ".role: expected system, user or assistant (got \"" + role + "\")");
+        m.content = j[i]["content"].get<std::string>();
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
 } // namespace
 
 void registerChat(CLI::App& app)
 {
     struct Opts {
-        std::string model, templateName, system;
+        std::string model, templateName, system, render;
         ModelOptions modelOptions;
         bq::ChatOptions chat;
         bool slidingWindow = false;
@@ -163,6 +196,9 @@ void registerChat(CLI::App& app)
     cmd->add_option("--template", o->templateName,
                     "Chat template (" + templateNameList() + "); default: detected from the model");
     cmd->add_option("--system", o->system, "System message");
+    cmd->add_option("--render", o->render,
+                    "Print the prompt the template renders for a JSON file of messages "
+                    "([{\"role\": \"system|user|assistant\", \"content\": ...}], generation prompt added) and exit");
     cmd->add_option("--temp,-t", o->chat.sampler.temperature, "Temperature (0 = greedy)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--top-k", o->chat.sampler.topK, "Keep the K most likely tokens (0 = off)")
         ->check(CLI::NonNegativeNumber);
@@ -185,22 +221,30 @@ void registerChat(CLI::App& app)
         auto model = openModel(o->model, o->modelOptions);
         if (!model->tokenizer)
             throw std::runtime_error(o->model + ": no tokenizer found; pass --tokenizer FILE");
-        bq::ChatTemplateKind kind = bq::detectChatTemplate(model->chatTemplate);
+        bq::ChatTemplate chatTemplate = bq::chatTemplateForModel(model->chatTemplate);
         if (!o->templateName.empty()) {
             const auto named = bq::chatTemplateFromName(o->templateName);
             if (!named)
                 throw std::runtime_error("--template " + o->templateName + ": unknown template; choose one of " +
                                          templateNameList());
-            kind = *named;
+            chatTemplate = bq::ChatTemplate(*named);
+        }
+        if (!o->render.empty()) {
+            const auto messages = readMessages(o->render);
+            const std::string text = chatTemplate.render(messages, true, bq::chatSpecialStrings(*model->tokenizer));
+            std::fwrite(text.data(), 1, text.size(), stdout);
+            return;
         }
         o->chat.overflow = o->slidingWindow ? bq::ContextOverflow::SlidingWindow : bq::ContextOverflow::Error;
         auto inference = makeInference(model, o->model, o->modelOptions);
-        bq::ChatSession session(inference, bq::ChatTemplate(kind), o->chat);
+        bq::ChatSession session(inference, chatTemplate, o->chat);
         session.setSystemPrompt(o->system);
 
         const bool interactive = ::isatty(STDIN_FILENO) != 0;
-        std::fprintf(stderr, "chat: %s, template %s, context %d, %s %d threads%s\n", o->model.c_str(),
-                     session.chatTemplate().name(), session.contextCapacity(), inference->backendName().c_str(),
+        std::fprintf(stderr, "chat: %s, template %s%s, context %d, %s %d threads%s\n", o->model.c_str(),
+                     session.chatTemplate().name(),
+                     chatTemplate.defaultSystem().empty() ? "" : " (with the model's default system prompt)",
+                     session.contextCapacity(), inference->backendName().c_str(),
                      inference->threads(),
                      interactive ? "; /reset /stats /quit, Ctrl-C stops a reply" : "");
 

@@ -1,6 +1,9 @@
 // `bitstudio-cli generate MODEL --prompt TEXT [-n N] ...`: prints the decoded prompt tokens and the
 // continuation to stdout exactly as llama2.c's run.c does (N positions in all, prompt included; stops when the
-// model emits BOS or an end-of-sequence token), statistics to stderr.
+// model emits BOS or an end-of-sequence token), statistics to stderr. BOS is added when the tokenizer adds one
+// by default (llama2.c, Llama: yes; SmolLM2: add_bos_token false, no). For checks against other runtimes:
+// --logits FILE writes the logits at every prompt position (float32, row-major [prompt tokens, vocab]) and
+// --ids FILE the prompt and generated ids as JSON {"prompt": [...], "generated": [...]}.
 #include "bq/runtime/sampler.h"
 #include "bq/tokenizer/tokenizer.h"
 #include "cli/cli_common.h"
@@ -8,13 +11,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 
 namespace bqcli {
 
 void registerGenerate(CLI::App& app)
 {
     struct Opts {
-        std::string model, prompt;
+        std::string model, prompt, logitsOut, idsOut;
+        bool special = false;
         ModelOptions modelOptions;
         int steps = 256;
         bq::SamplerConfig sampler;
@@ -35,6 +40,10 @@ void registerGenerate(CLI::App& app)
         ->check(CLI::PositiveNumber);
     cmd->add_option("--repeat-last-n", o->sampler.repeatLastN, "Tokens the repetition penalty looks back over");
     cmd->add_option("--seed,-s", o->sampler.seed, "Random seed (0 = from the clock)");
+    cmd->add_option("--logits", o->logitsOut,
+                    "Write the logits of every prompt position to FILE (float32, row-major [tokens, vocab])");
+    cmd->add_flag("--special", o->special, "Recognise special tokens written in the prompt (e.g. <|im_start|>)");
+    cmd->add_option("--ids", o->idsOut, "Write the prompt and generated token ids to FILE as JSON");
     addModelOptions(*cmd, o->modelOptions);
     addBackendOption(*cmd, o->modelOptions);
     cmd->callback([o] {
@@ -46,7 +55,8 @@ void registerGenerate(CLI::App& app)
             steps = model->config().maxSeqLen;
 
         bq::EncodeOptions enc;
-        enc.addBos = tok.bosId() >= 0;
+        enc.addBos = tok.addsBosByDefault();
+        enc.parseSpecial = o->special;
         std::vector<std::int32_t> tokens = tok.encode(o->prompt, enc);
         if (tokens.empty())
             throw std::runtime_error("the prompt encodes to no tokens");
@@ -69,7 +79,17 @@ void registerGenerate(CLI::App& app)
         using Clock = std::chrono::steady_clock;
         const auto t0 = Clock::now();
         const std::size_t promptLen = std::min<std::size_t>(tokens.size(), std::size_t(steps));
-        ctx->forward(std::span(tokens.data(), promptLen), false, logits);
+        if (o->logitsOut.empty()) {
+            ctx->forward(std::span(tokens.data(), promptLen), false, logits);
+        } else {
+            ctx->forward(std::span(tokens.data(), promptLen), true, logits);
+            std::ofstream out(o->logitsOut, std::ios::binary | std::ios::trunc);
+            out.write(reinterpret_cast<const char*>(logits.data()),
+                      static_cast<std::streamsize>(logits.size() * sizeof(float)));
+            if (!out)
+                throw std::runtime_error(o->logitsOut + ": cannot write the logits");
+            logits.erase(logits.begin(), logits.end() - vocab); // the last position samples the next token
+        }
         const auto t1 = Clock::now();
         int generated = 0;
         // Sequence positions 1..steps are printed, as run.c's loop over pos < steps does.
@@ -86,6 +106,14 @@ void registerGenerate(CLI::App& app)
             if (static_cast<int>(tokens.size()) > steps)
                 break;
             ctx->forward(std::span(&tokens.back(), 1), false, logits);
+        }
+        if (!o->idsOut.empty()) {
+            const std::vector<std::int32_t> prompt(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(promptLen));
+            const std::vector<std::int32_t> gen(tokens.begin() + static_cast<std::ptrdiff_t>(promptLen), tokens.end());
+            std::ofstream out(o->idsOut, std::ios::trunc);
+            out << nlohmann::json{{"prompt", prompt}, {"generated", gen}}.dump() << "\n";
+            if (!out)
+                throw std::runtime_error(o->idsOut + ": cannot write the ids");
         }
         const std::string rest = decoder.flush();
         std::fwrite(rest.data(), 1, rest.size(), stdout);

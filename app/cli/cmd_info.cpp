@@ -1,4 +1,5 @@
 // `bitstudio-cli info MODEL [--json]`: architecture, dimensions, tokenizer, metadata and the tensor table.
+#include "bq/chat/chat_template.h"
 #include "bq/formats/model_loader.h"
 #include "bq/model/model_stats.h"
 #include "bq/tokenizer/tokenizer.h"
@@ -64,6 +65,10 @@ nlohmann::json infoJson(const bq::Model& m)
                           {"eos_id", m.tokenizer->eosId()}};
     } else {
         j["tokenizer"] = nullptr;
+    {
+        const bq::ChatTemplate chat = bq::chatTemplateForModel(m.chatTemplate);
+        j["chat_template"] = {{"kind", chat.name()}, {"default_system", chat.defaultSystem()}};
+    }
     }
     nlohmann::json tensors = nlohmann::json::array();
     for (const auto& [name, t] : m.tensors)
@@ -143,6 +148,13 @@ void printInfo(const bq::Model& m)
                     m.tokenizer->vocabSize(), m.tokenizer->bosId(), m.tokenizer->eosId());
     else
         std::printf("tokenizer:    none (pass --tokenizer FILE)\n");
+    const bq::ChatTemplate chat = bq::chatTemplateForModel(m.chatTemplate);
+    if (m.chatTemplate.empty())
+        std::printf("chat:         %s (the model has no chat template)\n", chat.name());
+    else if (chat.defaultSystem().empty())
+        std::printf("chat:         template %s\n", chat.name());
+    else
+        std::printf("chat:         template %s, default system prompt \"%s\"\n", chat.name(), chat.defaultSystem().c_str());
     printTypeMix(m);
     if (!m.metadata.empty()) {
         std::printf("metadata:\n");

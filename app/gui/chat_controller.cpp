@@ -43,7 +43,7 @@ bool sameConfig(const ChatConfig& a, const ChatConfig& b)
            x.repetitionPenalty == y.repetitionPenalty && x.repeatLastN == y.repeatLastN && x.seed == y.seed &&
            a.options.maxTokens == b.options.maxTokens && a.options.contextTokens == b.options.contextTokens &&
            a.options.overflow == b.options.overflow && a.templateKind == b.templateKind &&
-           a.systemPrompt == b.systemPrompt;
+           a.defaultSystem == b.defaultSystem && a.systemPrompt == b.systemPrompt;
 }
 
 QString stopReasonText(bq::ChatStopReason reason)
@@ -88,7 +88,8 @@ struct ChatController::Session {
             modelVersion = wantModel;
         }
         if (!chat || (configVersion != wantConfig && (resetting || conversationEmpty()))) {
-            chat = std::make_unique<bq::ChatSession>(model, bq::ChatTemplate(config.templateKind), config.options);
+            chat = std::make_unique<bq::ChatSession>(model, bq::ChatTemplate(config.templateKind, config.defaultSystem),
+                                                    config.options);
             if (!config.systemPrompt.empty())
                 chat->setSystemPrompt(config.systemPrompt);
             configVersion = wantConfig;

@@ -33,6 +33,7 @@ namespace studio {
 struct ChatConfig {
     bq::ChatOptions options;
     bq::ChatTemplateKind templateKind = bq::ChatTemplateKind::Completion;
+    std::string defaultSystem; // the model template's default system prompt (chatml, when the model's own is chosen)
     std::string systemPrompt;
 };
 

@@ -157,7 +157,12 @@ void ChatPage::configureQuantized()
 
 void ChatPage::applySettings()
 {
-    const ChatConfig config = chatConfigFrom(m_pane->settings());
+    ChatConfig config = chatConfigFrom(m_pane->settings());
+    if (m_model) { // the model's own template keeps its default system prompt (SmolLM2, Qwen2.5)
+        const bq::ChatTemplate own = bq::chatTemplateForModel(m_model->chatTemplate);
+        if (own.kind() == config.templateKind)
+            config.defaultSystem = own.defaultSystem();
+    }
     m_fp->setConfig(config);
     m_quantized->setConfig(config);
     updateNote();

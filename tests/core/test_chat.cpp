@@ -10,6 +10,7 @@
 #include "support/test_support.h"
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -456,4 +457,48 @@ TEST_CASE("chat statistics count prompt and reply tokens with their rates", "[ch
     CHECK(reply.stats.contextCapacity == model->config().maxSeqLen);
     CHECK(session.lastStats().generatedTokens == reply.stats.generatedTokens);
     CHECK(std::string(chatStopReasonName(reply.reason)).size() > 0);
+}
+
+TEST_CASE("a ChatML template's default system prompt is found and written when the conversation has none",
+          "[chat][template]")
+{
+    // SmolLM2-135M-Instruct's template (GGUF tokenizer.chat_template; real newlines inside the string literals).
+    const std::string smol =
+        "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n"
+        "You are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}"
+        "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+    // Qwen2.5's shape: the literal comes after a branch that writes the caller's system message, escapes as \n.
+    const std::string qwen25 =
+        "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] + "
+        "'<|im_end|>\\n' }}{%- else %}{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a "
+        "helpful assistant.<|im_end|>\\n' }}{%- endif %}";
+    CHECK(detectChatMLDefaultSystem(smol) == "You are a helpful AI assistant named SmolLM, trained by Hugging Face");
+    CHECK(detectChatMLDefaultSystem(qwen25) == "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
+    CHECK(detectChatMLDefaultSystem("{{'<|im_start|>' + message['role'] + '\\n'}}").empty());
+    CHECK(detectChatMLDefaultSystem("'<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>'").empty());
+
+    const ChatTemplate t = chatTemplateForModel(smol);
+    CHECK(t.kind() == ChatTemplateKind::ChatML);
+    const std::string sys = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face"
+                            "<|im_end|>\n";
+    const std::vector<ChatMessage> user{{ChatRole::User, "Hi", false}};
+    CHECK(t.render(user, true) == sys + "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    const std::vector<ChatMessage> own{{ChatRole::System, "Be brief.", false}, {ChatRole::User, "Hi", false}};
+    CHECK(t.render(own, false) == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n");
+    CHECK(t.render({}, true) == "<|im_start|>assistant\n"); // the default belongs to the loop's first message
+    CHECK(ChatTemplate(ChatTemplateKind::ChatML).render(user, false) == "<|im_start|>user\nHi<|im_end|>\n");
+    if (bqtest::haveShared("Qwen3's chat template"))
+        CHECK(chatTemplateForModel(sharedChatTemplate("qwen3")).defaultSystem().empty()); // Qwen3 has none
+}
+
+TEST_CASE("default system prompt detection stays linear on hostile template text", "[chat][template]")
+{
+    std::string hostile;
+    for (int i = 0; i < 200000; ++i)
+        hostile += "<|im_start|>system\nxx";
+    hostile += "'<|im_end|>";
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(detectChatMLDefaultSystem(hostile).empty());
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
 }

@@ -92,9 +92,13 @@ std::string renderLlama3(std::span<const ChatMessage> messages, bool addGenerati
     return out;
 }
 
-std::string renderChatML(std::span<const ChatMessage> messages, bool addGenerationPrompt)
+std::string renderChatML(std::span<const ChatMessage> messages, bool addGenerationPrompt,
+                         const std::string& defaultSystem)
 {
     std::string out;
+    // SmolLM2: {% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n...<|im_end|>\n' }}
+    if (!defaultSystem.empty() && !messages.empty() && messages[0].role != ChatRole::System)
+        out += "<|im_start|>system\n" + defaultSystem + "<|im_end|>\n";
     for (const ChatMessage& m : messages)
         out += std::string("<|im_start|>") + chatRoleName(m.role) + "\n" + m.content + "<|im_end|>\n";
     if (addGenerationPrompt)
@@ -215,7 +219,7 @@ std::string ChatTemplate::render(std::span<const ChatMessage> messages, bool add
     case ChatTemplateKind::Completion: return renderCompletion(messages);
     case ChatTemplateKind::Llama2: return renderLlama2(messages, special);
     case ChatTemplateKind::Llama3: return renderLlama3(messages, addGenerationPrompt, special);
-    case ChatTemplateKind::ChatML: return renderChatML(messages, addGenerationPrompt);
+    case ChatTemplateKind::ChatML: return renderChatML(messages, addGenerationPrompt, m_defaultSystem);
     case ChatTemplateKind::Qwen3: return renderQwen3(messages, addGenerationPrompt);
     case ChatTemplateKind::Mistral: return renderMistral(messages, special);
     case ChatTemplateKind::Zephyr: return renderZephyr(messages, addGenerationPrompt, special);
@@ -279,6 +283,51 @@ ChatTemplateKind detectChatTemplate(std::string_view jinja) noexcept
     if (contains(jinja, "[INST]"))
         return contains(jinja, "<<SYS>>") ? ChatTemplateKind::Llama2 : ChatTemplateKind::Mistral;
     return ChatTemplateKind::Completion;
+}
+
+std::string detectChatMLDefaultSystem(std::string_view jinja)
+{
+    constexpr std::string_view open = "<|im_start|>system";
+    constexpr std::string_view close = "<|im_end|>";
+    // Linear in the text: a scan that fails at a quote also fails for every opening before that quote, so the
+    // search resumes after it.
+    for (std::size_t at = jinja.find(open); at != std::string_view::npos; at = jinja.find(open, at)) {
+        std::size_t i = at + open.size();
+        at = i;
+        if (jinja.substr(i, 1) == "\n")
+            i += 1;
+        else if (jinja.substr(i, 2) == "\\n")
+            i += 2;
+        else
+            continue;
+        const std::size_t end = jinja.find(close, i);
+        if (end == std::string_view::npos)
+            return {};
+        // Inside one string literal: no unescaped quote (which would end it, e.g. ' + message['content'] + ').
+        std::string text;
+        std::size_t k = i;
+        for (; k < end; ++k) {
+            const char c = jinja[k];
+            if (c == '\\' && k + 1 < end) {
+                const char e = jinja[++k];
+                text += e == 'n' ? '\n' : e == 't' ? '\t' : e; // \' \" \\ stand for themselves
+            } else if (c == '\'' || c == '"' || c == '{' || c == '}') {
+                break;
+            } else {
+                text += c;
+            }
+        }
+        if (k == end && !text.empty())
+            return text;
+        at = std::max(at, k);
+    }
+    return {};
+}
+
+ChatTemplate chatTemplateForModel(std::string_view jinja)
+{
+    const ChatTemplateKind kind = detectChatTemplate(jinja);
+    return ChatTemplate(kind, kind == ChatTemplateKind::ChatML ? detectChatMLDefaultSystem(jinja) : std::string());
 }
 
 ChatSpecialStrings chatSpecialStrings(const Tokenizer& tokenizer)

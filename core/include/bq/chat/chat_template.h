@@ -10,6 +10,9 @@
 //   llama3      <|begin_of_text|><|start_header_id|>{role}<|end_header_id|>\n\n{content|trim}<|eot_id|>...
 //               + "<|start_header_id|>assistant<|end_header_id|>\n\n" as the generation prompt
 //   chatml      <|im_start|>{role}\n{content}<|im_end|>\n ... + "<|im_start|>assistant\n" (Qwen 2 / 2.5)
+//               With a default system prompt (SmolLM2, Qwen2.5: the Jinja text writes a literal
+//               "<|im_start|>system\n...<|im_end|>" when messages[0] is not a system message), that system turn
+//               opens every non-empty conversation that does not start with its own system message.
 //   qwen3       chatml, plus Qwen3's reasoning rules: an earlier assistant turn keeps only the text after its
 //               last </think>; the final assistant turn after the last user query gets a <think> block
 //   mistral     <s>[INST] {user} [/INST]{assistant}</s>[INST] ... (a system prompt is prepended to the first
@@ -25,6 +28,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace bq {
@@ -50,8 +54,13 @@ struct ChatSpecialStrings {
 
 class ChatTemplate {
 public:
-    explicit ChatTemplate(ChatTemplateKind kind = ChatTemplateKind::Completion) : m_kind(kind) {}
+    explicit ChatTemplate(ChatTemplateKind kind = ChatTemplateKind::Completion, std::string defaultSystem = {})
+        : m_kind(kind), m_defaultSystem(std::move(defaultSystem))
+    {
+    }
     ChatTemplateKind kind() const noexcept { return m_kind; }
+    // The system prompt the template inserts when the conversation has none ("" = none; chatml only).
+    const std::string& defaultSystem() const noexcept { return m_defaultSystem; }
     const char* name() const noexcept;
 
     // The prompt text for `messages`; addGenerationPrompt appends what opens the assistant's reply.
@@ -64,6 +73,7 @@ public:
 
 private:
     ChatTemplateKind m_kind;
+    std::string m_defaultSystem;
 };
 
 // The built-in names: completion (aliases plain, none), llama2, llama3, chatml (alias qwen, qwen2), qwen3,
@@ -74,6 +84,14 @@ std::vector<std::string> chatTemplateNames();
 // Picks the renderer for a model's Jinja chat template by its markers; Completion when the text is empty or
 // unrecognised.
 ChatTemplateKind detectChatTemplate(std::string_view jinja) noexcept;
+
+// The default system prompt of a ChatML Jinja template: the first string literal that starts with
+// "<|im_start|>system" + newline and holds plain text up to "<|im_end|>" (Jinja escapes \n \' \" \\ decoded);
+// "" when there is none (the system turn is then only written from a system message).
+std::string detectChatMLDefaultSystem(std::string_view jinja);
+
+// detectChatTemplate plus, for chatml, detectChatMLDefaultSystem: the renderer for a model's own template.
+ChatTemplate chatTemplateForModel(std::string_view jinja);
 
 ChatSpecialStrings chatSpecialStrings(const Tokenizer& tokenizer);
 
