@@ -6,19 +6,24 @@
 namespace bqfuzz {
 namespace {
 
-std::filesystem::path scratchDir()
+// Created on first use and removed at exit. The path lives on the heap (never freed), so the atexit handler
+// cannot outlive it: a function-local static would be destroyed before the handler runs.
+const std::filesystem::path& scratchDir()
 {
-    static const std::filesystem::path dir = [] {
-        std::filesystem::path d = std::filesystem::temp_directory_path() /
-                                  ("bitstudio-fuzz-" + std::to_string(static_cast<long>(getpid())));
-        std::filesystem::create_directories(d);
-        std::atexit([] {
-            std::error_code ec;
-            std::filesystem::remove_all(scratchDir(), ec);
-        });
+    static const std::filesystem::path* dir = [] {
+        auto* d = new std::filesystem::path(std::filesystem::temp_directory_path() /
+                                            ("bitstudio-fuzz-" + std::to_string(static_cast<long>(getpid()))));
+        std::filesystem::create_directories(*d);
         return d;
     }();
-    return dir;
+    static const bool cleanup = [] {
+        return std::atexit([] {
+            std::error_code ec;
+            std::filesystem::remove_all(*dir, ec);
+        }) == 0;
+    }();
+    (void)cleanup;
+    return *dir;
 }
 
 } // namespace
@@ -40,6 +45,13 @@ void undocumented(const char* type, const char* what)
 {
     std::fprintf(stderr, "fuzz: FINDING: the reader threw an undocumented exception type %s: %s\n", type, what);
     std::abort();
+}
+
+void refused(const char* what)
+{
+    static const bool verbose = std::getenv("BQ_FUZZ_VERBOSE") != nullptr;
+    if (verbose)
+        std::fprintf(stderr, "fuzz: refused: %s\n", what);
 }
 
 void exerciseTokenizer(const bq::Tokenizer& tokenizer)

@@ -22,6 +22,8 @@ namespace bqfuzz {
 std::filesystem::path writeScratch(const std::string& name, const std::uint8_t* data, std::size_t size);
 
 [[noreturn]] void undocumented(const char* type, const char* what);
+// BQ_FUZZ_VERBOSE=1: print every refusal (to see what a corpus file exercises: fuzz_gguf -runs=0 DIR).
+void refused(const char* what);
 
 // Runs fn; returns normally when it succeeds or throws FormatError, UnsupportedModel or one of Allowed.
 template <typename... Allowed, typename Fn>
@@ -29,11 +31,15 @@ void expectCleanRefusal(Fn&& fn)
 {
     try {
         fn();
-    } catch (const bq::FormatError&) {
-    } catch (const bq::UnsupportedModel&) {
+    } catch (const bq::FormatError& e) {
+        refused(e.what());
+    } catch (const bq::UnsupportedModel& e) {
+        refused(e.what());
     } catch (const std::exception& e) {
-        if ((... || (dynamic_cast<const Allowed*>(&e) != nullptr)))
+        if ((... || (dynamic_cast<const Allowed*>(&e) != nullptr))) {
+            refused(e.what());
             return;
+        }
         undocumented(typeid(e).name(), e.what());
     } catch (...) {
         undocumented("(not a std::exception)", "");

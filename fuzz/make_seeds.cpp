@@ -445,8 +445,8 @@ void ggufSeeds(const Model& model)
 
 void recipeSeeds()
 {
-    put("recipe", "builtin-arb-rc.recipe.json", builtinRecipe("arb-rc").toJson().dump(2));
-    put("recipe", "builtin-output-align.recipe.json", builtinRecipe("output-align").toJson().dump(2));
+    put("recipe", "builtin-arb-rc.recipe.json", quant::builtinRecipe("arb-rc").toJson().dump(2));
+    put("recipe", "builtin-output-align.recipe.json", quant::builtinRecipe("output-align").toJson().dump(2));
     put("recipe", "rules.recipe.json",
         R"({"version":1,"defaults":{"method":"arb-rc","options":{},"block_size":128,"damping":0.01,"samples":8,)"
         R"("seqlen":32,"seed":0,"sampling":"concat","keep_fp":["token_embd.weight","output.weight"],)"
@@ -462,7 +462,7 @@ void runFileSeeds()
 {
     const fs::path p = g_out / ".run-tmp.h5";
     quant::RunHeader h;
-    h.recipe = builtinRecipe("sign").toJson();
+    h.recipe = quant::builtinRecipe("sign").toJson();
     h.modelPath = ":demo";
     h.calibration = {{"source", "demo"}, {"samples", 1}, {"seq_len", 4}};
     h.calibrationTokens.samples = 1;
