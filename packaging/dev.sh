@@ -46,8 +46,9 @@ configure_and_build() { # build_dir, extra cmake args...
 }
 
 # The libFuzzer tree (clang, ASan + UBSan, only the core parts the readers need) and a run of every target over
-# its committed corpus (fuzz/corpus/<target>/). New inputs go to a scratch directory; a crash leaves its input in
-# $BUILD-fuzz/artifacts/ and fails the step. Budget per target: 10^4 runs or SECONDS, whichever comes first.
+# its committed corpus (fuzz/corpus/<target>/). New inputs go to a scratch directory; a crash, a leak, a timeout or
+# an undocumented exception leaves its input in $BUILD-fuzz/artifacts/ and fails the step. Budget per target:
+# 10^4 runs or SECONDS, whichever comes first; -seed=1 makes a run repeatable (long runs: README, "Fuzzing").
 fuzz_build_and_run() { # seconds per target
   configure "$BUILD-fuzz" -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DBQ_FUZZ=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1"
@@ -58,8 +59,9 @@ fuzz_build_and_run() { # seconds per target
     name=$(basename "$corpus")
     scratch=$(mktemp -d)
     log="$BUILD-fuzz/artifacts/$name.log"
-    if ! "$BUILD-fuzz/fuzz/fuzz_$name" -runs=10000 -max_total_time="$1" -rss_limit_mb=2048 -timeout=5 \
-         -artifact_prefix="$BUILD-fuzz/artifacts/$name-" "$scratch" "$corpus" >"$log" 2>&1; then
+    if ! LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp" "$BUILD-fuzz/fuzz/fuzz_$name" -seed=1 -runs=10000 \
+         -max_total_time="$1" -rss_limit_mb=2048 -timeout=5 -artifact_prefix="$BUILD-fuzz/artifacts/$name-" \
+         "$scratch" "$corpus" >"$log" 2>&1; then
       tail -n 60 "$log"
       echo "fuzz_$name: FAILED (log: $log; the input is in $BUILD-fuzz/artifacts/)" >&2
       rm -rf "$scratch"

@@ -2,6 +2,7 @@
 #include "bq/util/errors.h"
 #include "bq/util/limits.h"
 #include "bq/util/mapped_file.h"
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -92,7 +93,7 @@ void checkGlobalHeaps(const std::filesystem::path& path)
                                   static_cast<std::int64_t>(p));
             p += static_cast<std::size_t>(need);
         }
-        from = end; // strings inside a checked collection are data, not collections
+        from = std::max(from, end); // strings inside a checked collection are data, not collections
     }
 }
 
