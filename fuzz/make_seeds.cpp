@@ -2,9 +2,11 @@
 // (a tiny synthetic model as GGUF, safetensors + config.json + tokenizer.json, a bitstudio GGUF layer, a run file,
 // recipes), hand-built llama2.c and SentencePiece files, and the hostile files of
 // tests/core/test_hostile_inputs.cpp in small versions (the same header claims on a few hundred bytes).
-//   build-fuzz/fuzz/fuzz_make_seeds fuzz/corpus [SHARED_DIR]
-// With SHARED_DIR (../shared), the small shared files join the corpus too (stories260K's tok512.bin).
-// Rerunning it rewrites the same files (fixed seeds); files of a corpus that libFuzzer added are left alone.
+//   build-fuzz/fuzz/fuzz_make_seeds fuzz/corpus
+// Nothing comes from ../shared: its MANIFEST keeps its files out of the repository (for a long local run, add
+// e.g. stories260K's tok512.bin behind the two-byte vocabulary prefix to a corpus outside the repository).
+// Rerunning it rewrites the same bytes (fixed seeds; the run file differs only by its creation time); other files in
+// the corpus (inputs that found bugs) are left alone.
 #include "bq/formats/bitstudio_gguf.h"
 #include "bq/formats/convert.h"
 #include "bq/formats/gguf_file.h"
@@ -177,16 +179,14 @@ std::string tokenizerBin(int vocab)
     return b.b;
 }
 
-void llama2cTokenizerSeeds(const fs::path& shared)
+void llama2cTokenizerSeeds()
 {
     put("llama2c_tokenizer", "small-12.bin", tokenizerBin(12));
     put("llama2c_tokenizer", "small-40.bin", tokenizerBin(40));
     // Hostile: the largest vocabulary the two-byte prefix can claim, with a 13-byte tokenizer.bin.
     put("llama2c_tokenizer", "hostile-vocab-65536-13-bytes.bin",
         std::string("\xff\xff", 2) + std::string("\x10\0\0\0", 4) + std::string(9, '\0'));
-    const fs::path tok512 = shared / "models/stories260K/tok512.bin";
-    if (!shared.empty() && fs::exists(tok512))
-        put("llama2c_tokenizer", "stories260K-tok512.bin", std::string("\xff\x01", 2) + slurp(tok512));
+    put("llama2c_tokenizer", "medium-300.bin", tokenizerBin(300));
 }
 
 // ---- Hugging Face: safetensors, config.json, tokenizer.json (written by writeHfDirectory) ----
@@ -497,16 +497,15 @@ void runFileSeeds()
 
 int main(int argc, char** argv)
 {
-    if (argc < 2 || argc > 3) {
-        std::fprintf(stderr, "usage: %s CORPUS_DIR [SHARED_DIR]\n", argv[0]);
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
         return 2;
     }
     g_out = argv[1];
-    const fs::path shared = argc == 3 ? fs::path(argv[2]) : fs::path();
     try {
         const auto model = makeSyntheticModel(SyntheticShape{"fuzz-tiny", tinyConfig()}, 7);
         llama2cSeeds();
-        llama2cTokenizerSeeds(shared);
+        llama2cTokenizerSeeds();
         hfSeeds(*model);
         sentencePieceSeeds();
         ggufSeeds(*model);
