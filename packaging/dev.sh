@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bitstudio developer entry point for a Debian 12 machine.
 #   bash packaging/dev.sh run    install what is missing, build, launch the studio on the built-in demo model
-#   bash packaging/dev.sh test   install what is missing, build, run the whole test suite (+ sanitizer build)
+#   bash packaging/dev.sh test   install what is missing, build, run the whole test suite (+ sanitizer build, the .deb
+#                                installed on a fresh Debian 12 root, the fuzzers for a fixed budget)
 #   bash packaging/dev.sh build  install what is missing and build only
 #   bash packaging/dev.sh tsan   ThreadSanitizer build of the threaded core tests (thread pool, pipeline, chat, jobs)
 #   bash packaging/dev.sh fuzz [SECONDS]  the libFuzzer targets, SECONDS each (default: CI's budget)
