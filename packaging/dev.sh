@@ -58,11 +58,12 @@ fuzz_build_and_run() { # seconds per target
   local corpus name scratch log
   for corpus in fuzz/corpus/*/; do
     name=$(basename "$corpus")
-    scratch=$(mktemp -d)
+    scratch=$(mktemp -d) # new inputs, and TMPDIR for the target's scratch file (left behind by a crash)
+    mkdir "$scratch/new" "$scratch/tmp"
     log="$BUILD-fuzz/artifacts/$name.log"
-    if ! LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp" "$BUILD-fuzz/fuzz/fuzz_$name" -seed=1 -runs=10000 \
-         -max_total_time="$1" -rss_limit_mb=2048 -timeout=5 -artifact_prefix="$BUILD-fuzz/artifacts/$name-" \
-         "$scratch" "$corpus" >"$log" 2>&1; then
+    if ! TMPDIR="$scratch/tmp" LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp" "$BUILD-fuzz/fuzz/fuzz_$name" \
+         -seed=1 -runs=10000 -max_total_time="$1" -rss_limit_mb=2048 -timeout=5 \
+         -artifact_prefix="$BUILD-fuzz/artifacts/$name-" "$scratch/new" "$corpus" >"$log" 2>&1; then
       tail -n 60 "$log"
       echo "fuzz_$name: FAILED (log: $log; the input is in $BUILD-fuzz/artifacts/)" >&2
       rm -rf "$scratch"
