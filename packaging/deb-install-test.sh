@@ -26,9 +26,9 @@ ROOT=$(mktemp -d /tmp/bitstudio-deb-root.XXXXXX)
 chmod 755 "$ROOT" # apt's download user (_apt) must reach the lists
 cleanup() {
   for m in var/cache/apt/archives dev proc; do
-    mountpoint -q "$ROOT/$m" && umount "$ROOT/$m"
+    if mountpoint -q "$ROOT/$m"; then umount "$ROOT/$m"; fi
   done
-  rm -rf --one-file-system "$ROOT"
+  rm -rf --one-file-system "$ROOT" # never into a mount that is still there
 }
 trap cleanup EXIT
 
