@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # bitstudio developer entry point for a Debian 12 machine.
 #   bash packaging/dev.sh run    install what is missing, build, launch the studio on the built-in demo model
-#   bash packaging/dev.sh test   install what is missing, build, run the whole test suite (+ sanitizer build)
+#   bash packaging/dev.sh test   install what is missing, build, run the whole test suite (+ sanitizer build, the .deb
+#                                installed on a fresh Debian 12 root, the fuzzers for a fixed budget)
 #   bash packaging/dev.sh build  install what is missing and build only
+#   bash packaging/dev.sh tsan   ThreadSanitizer build of the threaded core tests (thread pool, pipeline, chat, jobs)
+#   bash packaging/dev.sh fuzz [SECONDS]  the libFuzzer targets, SECONDS each (default: CI's budget)
 #   bash packaging/dev.sh screenshots [DIR]  a short scripted studio session on the demo model, one PNG per stop
 #                                            (default DIR: docs/screenshots, the pictures the README shows)
 set -euo pipefail
@@ -15,7 +18,8 @@ BUILD=${BUILD_DIR:-build}
 PACKAGES=(build-essential cmake ninja-build pkg-config
   qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libxkbcommon-dev libvulkan-dev libgl-dev libeigen3-dev libhdf5-dev nlohmann-json3-dev catch2 libcli11-dev
   libsentencepiece-dev libpcre2-dev libutf8proc-dev python3-h5py python3-venv python3-pip
-  xvfb xauth fonts-dejavu-core dpkg-dev fakeroot file ccache qemu-user)
+  xvfb xauth fonts-dejavu-core dpkg-dev fakeroot file ccache qemu-user
+  clang-14 libclang-rt-14-dev debootstrap)
 
 install_missing() {
   local missing=()
@@ -42,6 +46,34 @@ configure_and_build() { # build_dir, extra cmake args...
   cmake --build "$1" -j "$JOBS"
 }
 
+# The libFuzzer tree (clang, ASan + UBSan, only the core parts the readers need) and a run of every target over
+# its committed corpus (fuzz/corpus/<target>/). New inputs go to a scratch directory; a crash, a leak, a timeout or
+# an undocumented exception leaves its input in $BUILD-fuzz/artifacts/ and fails the step. Budget per target:
+# 10^4 runs or SECONDS, whichever comes first; -seed=1 makes a run repeatable (long runs: README, "Fuzzing").
+fuzz_build_and_run() { # seconds per target
+  configure "$BUILD-fuzz" -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DBQ_FUZZ=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1"
+  cmake --build "$BUILD-fuzz" -j "$JOBS" --target fuzzers
+  mkdir -p "$BUILD-fuzz/artifacts"
+  local corpus name scratch log
+  for corpus in fuzz/corpus/*/; do
+    name=$(basename "$corpus")
+    scratch=$(mktemp -d) # new inputs, and TMPDIR for the target's scratch file (left behind by a crash)
+    mkdir "$scratch/new" "$scratch/tmp"
+    log="$BUILD-fuzz/artifacts/$name.log"
+    if ! TMPDIR="$scratch/tmp" LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp" "$BUILD-fuzz/fuzz/fuzz_$name" \
+         -seed=1 -runs=10000 -max_total_time="$1" -rss_limit_mb=2048 -timeout=5 \
+         -artifact_prefix="$BUILD-fuzz/artifacts/$name-" "$scratch/new" "$corpus" >"$log" 2>&1; then
+      tail -n 60 "$log"
+      echo "fuzz_$name: FAILED (log: $log; the input is in $BUILD-fuzz/artifacts/)" >&2
+      rm -rf "$scratch"
+      return 1
+    fi
+    rm -rf "$scratch"
+    printf '  %-22s %s\n' "fuzz_$name" "$(grep -E '^Done [0-9]+ runs' "$log")"
+  done
+}
+
 install_missing
 case "$MODE" in
   build)
@@ -56,6 +88,23 @@ case "$MODE" in
       exec xvfb-run -a -s "-screen 0 1600x1000x24" "$BUILD/app/bitstudio" --demo
     fi
     exec "$BUILD/app/bitstudio" --demo
+    ;;
+  fuzz)
+    fuzz_build_and_run "${2:-20}"
+    ;;
+  tsan)
+    # Only the tests that run threads: the thread pool (test_util), jobs cancelled from another thread
+    # (test_threads), the pipeline with 1-3 threads and its cancel (test_quant_pipeline), chat cancel (test_chat),
+    # the multithreaded runtime (test_runtime). packaging/tsan.supp documents every suppression.
+    configure "$BUILD-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" \
+      "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1" -DBQ_TSAN=ON -DBQ_BUILD_GUI=OFF
+    tsan_tests=(test_util test_threads test_quant_pipeline test_chat test_runtime)
+    cmake --build "$BUILD-tsan" -j "$JOBS" --target "${tsan_tests[@]}"
+    for t in "${tsan_tests[@]}"; do
+      echo "== ThreadSanitizer: $t"
+      TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/packaging/tsan.supp" \
+        "$BUILD-tsan/tests/$t"
+    done
     ;;
   screenshots)
     configure "$BUILD" -DCMAKE_BUILD_TYPE=Release
@@ -80,12 +129,18 @@ case "$MODE" in
     echo "== package"
     (cd "$BUILD" && cpack -G DEB >/dev/null && dpkg-deb -c ./*.deb | grep -E 'bin/bitstudio(-cli)?$')
     "$BUILD/app/bitstudio-cli" --version
+    echo "== the package installs and runs on a fresh Debian 12 root (debootstrap minbase, cached)"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo bash packaging/deb-install-test.sh "$BUILD"/bitstudio_*_amd64.deb
+    echo "== libFuzzer targets: 10^4 runs or 20 s each"
+    fuzz_build_and_run 20
     echo "== full test suite (release)"
     ctest --test-dir "$BUILD" --output-on-failure -j 2
     echo "== total $(( $(date +%s) - start )) s"
     ;;
   *)
-    echo "usage: bash packaging/dev.sh run|test|build|screenshots [DIR]" >&2
+    echo "usage: bash packaging/dev.sh run|test|build|tsan|fuzz [SECONDS]|screenshots [DIR]" >&2
     exit 2
     ;;
 esac

@@ -588,6 +588,52 @@ TEST_CASE("an HDF5 run file whose chunked dataset claims 2^40 elements is refuse
     requireCleanRefusal(inChild([&] { quant::RunFileReader r(p); }), p, {"/meta/recipe", "depth limit"});
 }
 
+TEST_CASE("a run file whose HDF5 global heap would send libhdf5 into an endless loop is refused, not a hang",
+          "[hostile][run_file]")
+{
+    // Found by fuzz_run_file: libhdf5 1.10 decodes a global heap collection ("GCOL") by moving on by each
+    // object's size, so a free-space object (index 0) of size 0, or a size that wraps the pointer, loops forever
+    // in every H5Aread of a string.
+    bqtest::TempDir tmp;
+    const fs::path p = tmp / "gcol.h5";
+    {
+        quant::RunHeader h;
+        h.recipe = {{"schema", "bitstudio.recipe/1"}};
+        h.modelPath = ":demo";
+        h.calibration = {{"source", "demo"}};
+        h.calibrationTokens.samples = 1;
+        h.calibrationTokens.seqLen = 2;
+        h.calibrationTokens.ids = {1, 2};
+        h.blockCount = 1;
+        auto w = quant::RunFileWriter::create(p, h);
+    }
+    REQUIRE_NOTHROW(quant::RunFileReader{p});
+    const std::string original = bqtest::readFile(p);
+    std::string bytes = original;
+    const auto le64 = [&](std::size_t at) {
+        std::uint64_t v = 0;
+        std::memcpy(&v, bytes.data() + at, 8);
+        return v;
+    };
+    const std::size_t gcol = bytes.find("GCOL");
+    REQUIRE(gcol != std::string::npos);
+    // Walk the collection to its free-space object and set that object's size to 0.
+    std::size_t at = gcol + 16;
+    const std::size_t end = gcol + le64(gcol + 8);
+    while (at + 16 <= end && (bytes[at] != 0 || bytes[at + 1] != 0))
+        at += 16 + ((le64(at + 8) + 7) & ~std::uint64_t(7));
+    REQUIRE(at + 16 <= end);
+    std::memset(bytes.data() + at + 8, 0, 8);
+    writeBytes(p, bytes);
+    requireCleanRefusal(inChild([&] { quant::RunFileReader r(p); }), p, {"global heap collection", "loop forever"});
+    // An object size near 2^64 wraps HDF5's pointer backwards: the same endless loop.
+    std::string wrap = original;
+    const std::uint64_t huge = ~std::uint64_t(0) - 747;
+    std::memcpy(wrap.data() + gcol + 16 + 8, &huge, 8);
+    writeBytes(p, wrap);
+    requireCleanRefusal(inChild([&] { quant::RunFileReader r(p); }), p, {"global heap collection", "loop forever"});
+}
+
 // ---- 5. errors that name the file ----
 
 TEST_CASE("a GGUF-embedded tokenizer names the GGUF file in its errors", "[hostile][gguf][tokenizer]")

@@ -4,14 +4,17 @@
 #include "bq/model/model.h"
 #include "bq/model/synthetic.h"
 #include "bq/model/tensor_names.h"
+#include "bq/quant/dense/dense_kernels.h"
 #include "bq/runtime/fp32_model.h"
 #include "bq/runtime/kernels_f32.h"
 #include "bq/runtime/kernels_q.h"
 #include "bq/runtime/packed_linear_q.h"
 #include "bq/runtime/packed_model.h"
 #include "bq/runtime/packed_quantize.h"
+#include "bq/util/cpu_features.h"
 #include "bq/util/fp16.h"
 #include "bq/util/thread_pool.h"
+#include "support/test_support.h"
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -412,4 +415,55 @@ TEST_CASE("packModelLinears packs what fits and names what stays fp32", "[packed
         sumSq += double(b[i]) * b[i];
     }
     CHECK(maxDiff < 0.05 * std::sqrt(sumSq / double(b.size())));
+}
+
+// ---- SIMD paths this CPU cannot run, named in the test output ----
+// The comparisons above loop over the paths the CPU supports. Each case below names one path and either says
+// "RUN:" or "NOT RUN: ... (this CPU lacks ...)"; CTest reports a "NOT RUN:" case as skipped, so a machine without
+// AVX-512 (or BQ_CPU=avx2 / scalar) lists exactly which kernels went untested. The feature lists must agree with the
+// library's own dispatch checks.
+
+TEST_CASE("kernel path: AVX2 packed q1_0/q4_0/q8_0 kernels", "[kernels][paths]")
+{
+    CHECK(bqtest::reportKernelPath("AVX2 packed q1_0/q4_0/q8_0 kernels", {"avx2", "fma", "f16c"}) ==
+          kernels::qPathSupported(QPath::Avx2));
+}
+
+TEST_CASE("kernel path: AVX-512 VNNI packed q1_0/q4_0/q8_0 kernels", "[kernels][paths]")
+{
+    CHECK(bqtest::reportKernelPath("AVX-512 VNNI packed q1_0/q4_0/q8_0 kernels",
+                                   {"avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512vnni"}) ==
+          kernels::qPathSupported(QPath::Avx512));
+}
+
+TEST_CASE("kernel path: AVX2 fp32 matvec/matmul kernels", "[kernels][paths]")
+{
+    CHECK(bqtest::reportKernelPath("AVX2 fp32 matvec/matmul kernels", {"avx2", "fma"}) ==
+          kernels::f32PathSupported(kernels::F32Path::Avx2));
+}
+
+TEST_CASE("kernel path: AVX-512 fp32 matvec/matmul kernels", "[kernels][paths]")
+{
+    CHECK(bqtest::reportKernelPath("AVX-512 fp32 matvec/matmul kernels",
+                                   {"avx2", "fma", "avx512f", "avx512bw", "avx512vl"}) ==
+          kernels::f32PathSupported(kernels::F32Path::Avx512));
+}
+
+TEST_CASE("kernel path: AVX2 dense gemm (quantization)", "[kernels][paths]")
+{
+    CHECK(bqtest::reportKernelPath("AVX2 dense gemm (quantization)", {"avx2", "fma"}) ==
+          quant::dense::pathSupported(quant::dense::Path::Avx2));
+}
+
+TEST_CASE("kernel path: AVX-512 dense gemm (quantization)", "[kernels][paths]")
+{
+    CHECK(bqtest::reportKernelPath("AVX-512 dense gemm (quantization)",
+                                   {"avx2", "fma", "avx512f", "avx512bw", "avx512vl"}) ==
+          quant::dense::pathSupported(quant::dense::Path::Avx512));
+}
+
+TEST_CASE("kernel path: AVX2 bitstudio packed layers", "[kernels][paths]")
+{
+    // bitstudio_linear.cpp picks its AVX2 kernel on cpuFeatures().avx2 alone (the file is built with FMA/F16C too).
+    CHECK(bqtest::reportKernelPath("AVX2 bitstudio packed layers", {"avx2"}) == cpuFeatures().avx2);
 }

@@ -1,8 +1,10 @@
 #include "support/test_support.h"
+#include "bq/util/cpu_features.h"
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fcntl.h>
 #include <fstream>
+#include <map>
 #include <csignal>
 #include <cstdlib>
 #include <poll.h>
@@ -166,6 +168,45 @@ TempDir::~TempDir()
 {
     std::error_code ec;
     std::filesystem::remove_all(m_path, ec);
+}
+
+std::vector<std::string> missingCpuFeatures(const std::vector<std::string>& needs)
+{
+    const bq::CpuFeatures& f = bq::cpuFeatures();
+    const std::map<std::string, bool> have = {{"avx2", f.avx2},
+                                              {"fma", f.fma},
+                                              {"f16c", f.f16c},
+                                              {"avx512f", f.avx512f},
+                                              {"avx512bw", f.avx512bw},
+                                              {"avx512vl", f.avx512vl},
+                                              {"avx512vnni", f.avx512vnni},
+                                              {"avx512vpopcntdq", f.avx512vpopcntdq}};
+    std::vector<std::string> missing;
+    for (const auto& n : needs) {
+        const auto it = have.find(n);
+        REQUIRE(it != have.end()); // a typo in a test's feature list
+        if (!it->second)
+            missing.push_back(n);
+    }
+    return missing;
+}
+
+bool reportKernelPath(const std::string& what, const std::vector<std::string>& needs)
+{
+    const auto missing = missingCpuFeatures(needs);
+    std::string line;
+    if (missing.empty()) {
+        line = "RUN: " + what;
+    } else {
+        line = "NOT RUN: " + what + " (this CPU lacks";
+        for (const auto& m : missing)
+            line += " " + m;
+        line += ")";
+        if (const char* cap = std::getenv("BQ_CPU"))
+            line += std::string(" [capped by BQ_CPU=") + cap + "]";
+    }
+    WARN(line);
+    return missing.empty();
 }
 
 } // namespace bqtest

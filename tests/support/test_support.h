@@ -42,6 +42,14 @@ struct RunOptions {
 };
 ProcessResult runProcess(const std::vector<std::string>& args, const RunOptions& options);
 
+// Kernel paths the CPU (or the BQ_CPU cap) does not allow. `needs` names the cpuFeatures() flags a path requires
+// ("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512vnni", "avx512vpopcntdq"); returns
+// the ones missing. reportKernelPath reports "RUN: <what>" or "NOT RUN: <what> (this CPU lacks <missing>)" as a
+// Catch2 WARN (always printed), and returns whether the path runs. The "kernel paths" test cases use it; CTest marks a
+// test whose output says "NOT RUN:" as skipped, so the skipped path shows by name in the CTest summary.
+std::vector<std::string> missingCpuFeatures(const std::vector<std::string>& needs);
+bool reportKernelPath(const std::string& what, const std::vector<std::string>& needs);
+
 // A fresh temporary directory removed at destruction.
 class TempDir {
 public:
