@@ -16,12 +16,14 @@
 #include "bq/util/thread_pool.h"
 #include "support/test_support.h"
 #include <algorithm>
+#include "support/packed_test_data.h"
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
 #include <random>
 
 using namespace bq;
+using namespace bqtest;
 using kernels::QPath;
 
 namespace {
@@ -33,38 +35,6 @@ std::vector<QPath> supportedPaths()
         if (kernels::qPathSupported(p))
             out.push_back(p);
     return out;
-}
-
-std::vector<float> randomFloats(std::size_t n, std::mt19937& rng, float scale = 1.0f)
-{
-    std::normal_distribution<float> dist(0.0f, scale);
-    std::vector<float> v(n);
-    for (auto& x : v)
-        x = dist(rng);
-    return v;
-}
-
-// Random packed blocks with valid fp16 scales (any bit pattern is a valid Q1_0/Q4_0/Q8_0 payload).
-std::vector<std::byte> randomBlocks(DType type, int N, int K, std::mt19937& rng)
-{
-    const std::size_t bytes = dtypeRowBytes(type, K) * static_cast<std::size_t>(N);
-    std::vector<std::byte> w(bytes);
-    std::uniform_int_distribution<int> byte(0, 255);
-    for (auto& b : w)
-        b = static_cast<std::byte>(byte(rng));
-    std::uniform_real_distribution<float> scale(0.001f, 0.05f);
-    const int bb = dtypeBlockBytes(type);
-    for (std::size_t off = 0; off < bytes; off += static_cast<std::size_t>(bb)) {
-        const std::uint16_t h = floatToHalf(scale(rng));
-        std::memcpy(w.data() + off, &h, 2);
-    }
-    return w;
-}
-
-Tensor viewTensor(DType type, int N, int K, const std::vector<std::byte>& bytes)
-{
-    // Aggregate initialisation (assigning the name trips GCC 12's -Wrestrict false positive).
-    return Tensor{std::string("w"), type, {N, K}, bytes.data(), bytes.size(), nullptr};
 }
 
 // fp64 Σ_k ŵ[n][k]·(q[t][k]·d[t][block]) from the independent dequantizer (Tensor::rowToFloat), and the bound
@@ -225,29 +195,8 @@ TEST_CASE("Q1_0 planes: the split is lossless and every path on planes equals it
 TEST_CASE("packed GEMM equals token-by-token GEMV bit for bit, for 1..3 threads", "[packed]")
 {
     std::mt19937 rng(7);
-    for (DType type : {DType::Q1_0, DType::Q4_0, DType::Q8_0}) {
-        const int N = 45, K = 384, T = 7;
-        const auto bytes = randomBlocks(type, N, K, rng);
-        const auto lin = makeBlockPackedLinear(viewTensor(type, N, K, bytes));
-        CHECK(lin->weightBytes() == bytes.size());
-        const auto x = randomFloats(static_cast<std::size_t>(T * K), rng);
-        std::vector<float> base(static_cast<std::size_t>(T * N));
-        lin->gemm(x.data(), T, base.data(), nullptr);
-        for (int threads = 1; threads <= 3; ++threads) {
-            ThreadPool pool(threads);
-            for (int tokens = 1; tokens <= T; ++tokens) {
-                std::vector<float> y(static_cast<std::size_t>(tokens * N));
-                lin->gemm(x.data(), tokens, y.data(), &pool);
-                INFO(dtypeName(type) << " threads " << threads << " tokens " << tokens);
-                CHECK(std::equal(y.begin(), y.end(), base.begin()));
-            }
-            for (int t = 0; t < T; ++t) {
-                std::vector<float> y(static_cast<std::size_t>(N));
-                lin->gemv(x.data() + t * K, y.data(), &pool);
-                CHECK(std::equal(y.begin(), y.end(), base.begin() + t * N));
-            }
-        }
-    }
+    for (DType type : {DType::Q1_0, DType::Q4_0, DType::Q8_0})
+        checkGemmEqualsGemv(type, 45, 384, 7, rng);
 }
 
 TEST_CASE("fused projections (one quantization, one dispatch) equal separate calls bit for bit", "[packed]")

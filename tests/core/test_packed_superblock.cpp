@@ -13,12 +13,14 @@
 #include "bq/util/fp16.h"
 #include "bq/util/thread_pool.h"
 #include <algorithm>
+#include "support/packed_test_data.h"
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
 #include <random>
 
 using namespace bq;
+using namespace bqtest;
 using kernels::QPath;
 
 namespace {
@@ -34,35 +36,6 @@ std::vector<QPath> supportedPaths()
     return out;
 }
 
-// Byte offset of the fp16 super-block scale d (ggml-common.h: last field of every one of these blocks).
-int scaleOffset(DType type) { return dtypeBlockBytes(type) - 2; }
-
-// Random super-blocks: random payload bytes (every byte pattern decodes), d = fp16 in [0.001, 0.05] or exactly
-// 1 (unitScales); with unitScales the Q6_K sub-block scales are drawn from −3..3 so integer sums stay far below
-// 2^24 and every fp32 step is exact.
-std::vector<std::byte> randomBlocks(DType type, int N, int K, std::mt19937& rng, bool unitScales = false)
-{
-    const std::size_t bytes = dtypeRowBytes(type, K) * static_cast<std::size_t>(N);
-    std::vector<std::byte> w(bytes);
-    std::uniform_int_distribution<int> byte(0, 255), small(-3, 3);
-    for (auto& b : w)
-        b = static_cast<std::byte>(byte(rng));
-    std::uniform_real_distribution<float> scale(0.001f, 0.05f);
-    const auto bb = static_cast<std::size_t>(dtypeBlockBytes(type));
-    for (std::size_t off = 0; off < bytes; off += bb) {
-        const std::uint16_t h = floatToHalf(unitScales ? 1.0f : scale(rng));
-        std::memcpy(w.data() + off + static_cast<std::size_t>(scaleOffset(type)), &h, 2);
-        if (unitScales && type == DType::Q6_K)
-            for (int s = 0; s < 16; ++s)
-                w[off + 192 + static_cast<std::size_t>(s)] = static_cast<std::byte>(static_cast<std::int8_t>(small(rng)));
-    }
-    return w;
-}
-
-Tensor viewTensor(DType type, int N, int K, const std::vector<std::byte>& bytes)
-{
-    return Tensor{std::string("w"), type, {N, K}, bytes.data(), bytes.size(), nullptr};
-}
 
 // fp64 Σ_k ŵ[n][k]·x̂[t][k] from the type table's dequantizer, and Σ_k |ŵ·x̂| (the fp32 tolerance scale).
 void referenceProducts(const Tensor& w, const kernels::QuantizedActivations& X, std::vector<double>& y,
@@ -85,15 +58,6 @@ void referenceProducts(const Tensor& w, const kernels::QuantizedActivations& X, 
             bound[static_cast<std::size_t>(t) * N + n] = a;
         }
     }
-}
-
-std::vector<float> randomFloats(std::size_t n, std::mt19937& rng, float scale = 1.0f)
-{
-    std::normal_distribution<float> dist(0.0f, scale);
-    std::vector<float> v(n);
-    for (auto& x : v)
-        x = dist(rng);
-    return v;
 }
 
 void runRows(QPath p, DType type, const std::vector<std::byte>& w, int N, int K, const kernels::QuantizedActivations& X,
@@ -194,27 +158,12 @@ TEST_CASE("super-block GEMM equals token-by-token GEMV bit for bit, for 1..3 thr
     std::mt19937 rng(23);
     for (DType type : kTypes) {
         const int N = 45, K = 768, T = 7;
-        const auto bytes = randomBlocks(type, N, K, rng);
-        const auto lin = makeBlockPackedLinear(viewTensor(type, N, K, bytes));
-        CHECK(lin->weightBytes() == bytes.size());
-        CHECK(lin->kind() == std::string(type == DType::Q6_K ? "q6_k" : type == DType::TQ2_0 ? "tq2_0" : "tq1_0"));
-        const auto x = randomFloats(static_cast<std::size_t>(T * K), rng);
-        std::vector<float> base(static_cast<std::size_t>(T * N));
-        lin->gemm(x.data(), T, base.data(), nullptr);
-        for (int threads = 1; threads <= 3; ++threads) {
-            ThreadPool pool(threads);
-            for (int tokens = 1; tokens <= T; ++tokens) {
-                std::vector<float> y(static_cast<std::size_t>(tokens * N));
-                lin->gemm(x.data(), tokens, y.data(), &pool);
-                INFO(dtypeName(type) << " threads " << threads << " tokens " << tokens);
-                CHECK(std::equal(y.begin(), y.end(), base.begin()));
-            }
-            for (int t = 0; t < T; ++t) {
-                std::vector<float> y(static_cast<std::size_t>(N));
-                lin->gemv(x.data() + t * K, y.data(), &pool);
-                CHECK(std::equal(y.begin(), y.end(), base.begin() + t * N));
-            }
-        }
+        const GemmCase c = checkGemmEqualsGemv(type, N, K, T, rng);
+        const auto& bytes = c.weights;
+        const auto& x = c.x;
+        const auto& base = c.base;
+        CHECK(makeBlockPackedLinear(viewTensor(type, N, K, bytes))->kind() ==
+              std::string(type == DType::Q6_K ? "q6_k" : type == DType::TQ2_0 ? "tq2_0" : "tq1_0"));
         // Two matrices sharing one activation quantization and one dispatch.
         const auto second = randomBlocks(type, 13, K, rng);
         std::vector<float> fusedA(static_cast<std::size_t>(T * N)), fusedB(static_cast<std::size_t>(T * 13)),

@@ -1,6 +1,6 @@
 // The reference dequantizers of llama.cpp's block types, each on a hand-built block whose expected weights are
 // worked out here from the format definition (ggml-common.h block structs, ggml-quants.c dequantize_row_*).
-// tests/python/check_gguf_types.py compares the same decoders with gguf-py on random blocks, bit for bit.
+// tests/tools/check_gguf_types.py compares the same decoders with gguf-py on random blocks, bit for bit.
 #include "bq/model/tensor_types.h"
 #include <catch2/catch.hpp>
 #include <cstdint>

@@ -5,7 +5,7 @@ The template is read from the GGUF (tokenizer.chat_template, with gguf-py) and r
 transformers' apply_chat_template does (trim_blocks, lstrip_blocks, add_generation_prompt=True); bitstudio renders
 the same conversations with `bitstudio-cli chat MODEL --render FILE`. Compared byte for byte.
 
-Usage: chat_template_smollm2.py CLI [MODEL.gguf]   (MODEL defaults as in tokenizer_parity_smollm2.py)
+Usage: chat_template_smollm2.py CLI [MODEL.gguf]   (MODEL defaults to oracle_env.smollm2_path())
 Exit 0: equal; 1: different; 77: skipped (missing model or packages outside CI).
 """
 import json
@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokenizer_parity_smollm2 import default_model, skip_or_fail  # noqa: E402
+from oracle_env import skip_or_fail, smollm2_path, use_oracle_python  # noqa: E402
 
 CONVERSATIONS = [
     [{"role": "user", "content": "What is the capital of France?"}],
@@ -32,19 +32,13 @@ def main():
     if len(sys.argv) not in (2, 3):
         print(__doc__)
         return 2
-    py = os.environ.get("BQ_PYTHON", "")
-    if py and os.path.realpath(sys.executable) != os.path.realpath(py) and not os.environ.get("BQ_PARITY_REEXEC"):
-        os.environ["BQ_PARITY_REEXEC"] = "1"
-        os.execv(py, [py, os.path.abspath(__file__)] + sys.argv[1:])
     cli = sys.argv[1]
-    model = sys.argv[2] if len(sys.argv) == 3 else default_model()
+    model = sys.argv[2] if len(sys.argv) == 3 else smollm2_path()
     if not os.path.exists(model):
         skip_or_fail("SmolLM2-135M-Instruct is missing: " + model + " (bash packaging/fetch-models.sh)")
-    try:
-        import gguf
-        import jinja2
-    except ImportError as e:
-        skip_or_fail("the Python oracle packages are missing (" + str(e) + "); run with $(bash packaging/python-oracles.sh)")
+    use_oracle_python(["gguf", "jinja2"])
+    import gguf
+    import jinja2
 
     source = gguf.GGUFReader(model).fields["tokenizer.chat_template"].contents()
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)

@@ -1,6 +1,6 @@
 // gguf_dequantize IN.gguf OUT.f32: every tensor of a GGUF file, decoded through the GGUF reader and the
 // tensor-type table (no model, no tokenizer), written to OUT.f32 in file order as little-endian float32 rows.
-// Prints one line per tensor, "name<TAB>type<TAB>elements", for tests/python/check_gguf_types.py, which compares
+// Prints one line per tensor, "name<TAB>type<TAB>elements", for tests/tools/check_gguf_types.py, which compares
 // the values with gguf-py's dequantize.
 #include "bq/formats/gguf_file.h"
 #include "bq/model/tensor.h"

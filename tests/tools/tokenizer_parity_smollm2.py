@@ -26,17 +26,8 @@ import sys
 import tempfile
 
 
-def in_ci():
-    v = os.environ.get("CI", "")
-    return v not in ("", "0", "false", "False", "FALSE")
-
-
-def skip_or_fail(message):
-    if in_ci():
-        print("MISSING: " + message + " (CI is set, so this is a failure)")
-        sys.exit(1)
-    print("SKIPPED: " + message)
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oracle_env import skip_or_fail, smollm2_path, use_oracle_python  # noqa: E402
 
 
 EDGE_CASES = [
@@ -123,32 +114,16 @@ def compare_lists(what, texts, ours, theirs, limit=5):
     return bad
 
 
-def default_model():
-    if os.environ.get("BQ_SMOLLM2_GGUF"):
-        return os.environ["BQ_SMOLLM2_GGUF"]
-    cache = os.environ.get("BQ_MODEL_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "bitstudio", "models")
-    return os.path.join(cache, "SmolLM2-135M-Instruct.Q4_1.gguf")
-
-
 def main():
     if len(sys.argv) not in (3, 4):
         print(__doc__)
         return 2
-    py = os.environ.get("BQ_PYTHON", "")
-    if py and os.path.realpath(sys.executable) != os.path.realpath(py) and not os.environ.get("BQ_PARITY_REEXEC"):
-        os.environ["BQ_PARITY_REEXEC"] = "1"
-        os.execv(py, [py, os.path.abspath(__file__)] + sys.argv[1:])
     cli, wikitext = sys.argv[1:3]
-    model = sys.argv[3] if len(sys.argv) == 4 else default_model()
+    model = sys.argv[3] if len(sys.argv) == 4 else smollm2_path()
     for path, what in ((model, "SmolLM2-135M-Instruct (bash packaging/fetch-models.sh)"), (wikitext, "WikiText-2 (../shared)")):
         if not os.path.exists(path):
             skip_or_fail(what + " is missing: " + path)
-    try:
-        import gguf  # noqa: F401
-        import tokenizers  # noqa: F401
-    except ImportError as e:
-        skip_or_fail("the Python oracle packages are missing (" + str(e) + "); run with $(bash packaging/python-oracles.sh)")
+    use_oracle_python(["gguf", "tokenizers"])
 
     oracle = build_oracle(model)
     text = open(wikitext, encoding="utf-8").read()

@@ -1,7 +1,7 @@
 // Scalar reference dequantizers of llama.cpp's block types (ggml-common.h block structs), internal to the
 // tensor-type table in tensor_types.cpp. Each follows ggml's dequantize_row_* operation for operation (same
 // float products in the same order), so its output is bit-identical to ggml's and to gguf-py's numpy
-// dequantize; tests/python/check_gguf_types.py checks that on random blocks and on a real model.
+// dequantize; tests/tools/check_gguf_types.py checks that on random blocks and on a real model.
 #pragma once
 #include <cstddef>
 #include <cstdint>

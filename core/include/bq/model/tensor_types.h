@@ -13,7 +13,7 @@
 //
 // llama.cpp's Q4_1, Q5_0, Q5_1, Q2_K..Q6_K, Q8_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4, NVFP4: their layouts are described next
 // to their decoders in tensor_types_llamacpp.cpp, which follow ggml's dequantize_row_* operation for operation
-// (bit-identical; tests/python/check_gguf_types.py checks against gguf-py). They have no quantizer here.
+// (bit-identical; tests/tools/check_gguf_types.py checks against gguf-py). They have no quantizer here.
 //
 // Adding a type: a DType value, a row in the table of tensor_types.cpp and its reference functions; a type
 // whose blocks are one fp16 scale times small integers also gives its block codec, which the integer kernels

@@ -18,29 +18,10 @@ import os
 import subprocess
 import sys
 
-SKIP = 77
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oracle_env import skip_or_fail, smollm2_path, use_oracle_python  # noqa: E402
 
-
-def in_ci():
-    return os.environ.get("CI", "") not in ("", "0", "false")
-
-
-def missing(what):
-    if in_ci():
-        print(f"MISSING: {what} (CI is set, so this is a failure, not a skip)")
-        sys.exit(1)
-    print(f"SKIPPED: {what}")
-    sys.exit(SKIP)
-
-
-# Re-run under the oracle venv's python (CTest starts this script with the system python).
-if os.environ.get("BQ_ORACLE_CHILD") != "1":
-    python = os.environ.get("BQ_PYTHON", "")
-    if not python or not os.path.exists(python):
-        missing("BQ_PYTHON (the gguf-py venv of packaging/python-oracles.sh) is not set or does not exist; "
-                "run through `packaging/dev.sh test` or export BQ_PYTHON=$(bash packaging/python-oracles.sh)")
-    os.environ["BQ_ORACLE_CHILD"] = "1"
-    os.execv(python, [python] + sys.argv)
+use_oracle_python(["numpy", "gguf"])
 
 import numpy as np  # noqa: E402
 import gguf  # noqa: E402
@@ -194,17 +175,6 @@ def check_model(tool, path, work):
     return failures
 
 
-def smollm2_path():
-    explicit = os.environ.get("BQ_SMOLLM2_GGUF", "")
-    if explicit:
-        return explicit
-    cache = os.environ.get("BQ_MODEL_CACHE", "")
-    if not cache:
-        xdg = os.environ.get("XDG_CACHE_HOME", "")
-        cache = os.path.join(xdg or os.path.join(os.path.expanduser("~"), ".cache"), "bitstudio", "models")
-    return os.path.join(cache, "SmolLM2-135M-Instruct.Q4_1.gguf")
-
-
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
@@ -223,7 +193,7 @@ def main():
     if failures:
         return 1
     if not have_model:
-        missing(f"SmolLM2-135M-Instruct is not at {model}: run `bash packaging/fetch-models.sh` "
+        skip_or_fail(f"SmolLM2-135M-Instruct is not at {model}: run `bash packaging/fetch-models.sh` "
                 "(the random-block checks above passed)")
     return 0
 
