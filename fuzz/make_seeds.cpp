@@ -15,6 +15,7 @@
 #include "bq/model/synthetic.h"
 #include "bq/quant/recipe/recipe.h"
 #include "bq/quant/run/run_file.h"
+#include "support/le_bytes.h"
 
 #include <cstdio>
 #include <cstring>
@@ -50,33 +51,7 @@ void putFile(const std::string& target, const std::string& name, const fs::path&
     put(target, name, slurp(from));
 }
 
-// Little-endian byte builder (the same layout helpers as the hostile-input tests).
-struct Bytes {
-    std::string b;
-    template <typename T> Bytes& pod(T v)
-    {
-        char tmp[sizeof(T)];
-        std::memcpy(tmp, &v, sizeof(T));
-        b.append(tmp, sizeof(T));
-        return *this;
-    }
-    Bytes& u32(std::uint32_t v) { return pod(v); }
-    Bytes& i32(std::int32_t v) { return pod(v); }
-    Bytes& u64(std::uint64_t v) { return pod(v); }
-    Bytes& f32(float v) { return pod(v); }
-    Bytes& raw(const std::string& s) { b += s; return *this; }
-    Bytes& str(const std::string& s) { u64(s.size()); return raw(s); } // GGUF string
-    Bytes& zeros(std::size_t n) { b.append(n, '\0'); return *this; }
-    Bytes& varint(std::uint64_t v)
-    {
-        while (v >= 0x80) {
-            b += static_cast<char>((v & 0x7F) | 0x80);
-            v >>= 7;
-        }
-        b += static_cast<char>(v);
-        return *this;
-    }
-};
+using Bytes = bqtest::LeBytes;
 
 std::string nested(char open, char close, std::size_t depth, const std::string& inner = "")
 {

@@ -3,6 +3,7 @@
 // allocation. Run under the sanitizer build too.
 #include "support/test_support.h"
 #include <catch2/catch.hpp>
+#include "support/le_bytes.h"
 
 #include "bq/formats/convert.h"
 #include "bq/formats/gguf_file.h"
@@ -47,27 +48,7 @@ void requireFormatError(const std::function<void()>& fn, const fs::path& file,
     FAIL("expected a FormatError for " << file);
 }
 
-// Little-endian GGUF builder for hand-made (broken) files.
-struct G {
-    std::string b;
-    G& raw(const std::string& s) { b += s; return *this; }
-    template <typename T> G& put(T v)
-    {
-        char tmp[sizeof(T)];
-        std::memcpy(tmp, &v, sizeof(T));
-        b.append(tmp, sizeof(T));
-        return *this;
-    }
-    G& u32(std::uint32_t v) { return put(v); }
-    G& u64(std::uint64_t v) { return put(v); }
-    G& str(const std::string& s) { u64(s.size()); return raw(s); }
-    G& header(std::uint64_t tensors, std::uint64_t kvs) { raw("GGUF"); u32(3); u64(tensors); return u64(kvs); }
-    G& pad(std::size_t align = 32)
-    {
-        b.append((align - b.size() % align) % align, '\0');
-        return *this;
-    }
-};
+using G = bqtest::LeBytes;
 
 // A valid small GGUF with one 32×2 F32 tensor and a few keys.
 G validGguf()

@@ -4,6 +4,7 @@
 // Every case must end in a clean error naming the file and the field, in under 2 s, with under 512 MB of peak RSS
 // growth (ru_maxrss). The readers refuse before allocating, so this also passes under AddressSanitizer.
 #include "support/test_support.h"
+#include "support/le_bytes.h"
 #include <catch2/catch.hpp>
 
 #include "bq/formats/bitstudio_gguf.h"
@@ -177,29 +178,7 @@ void requireCleanRefusal(const Outcome& o, const fs::path& file, const std::vect
                     << " KB");
 }
 
-// Little-endian GGUF builder for hand-made files.
-struct G {
-    std::string b;
-    G& raw(const std::string& s) { b += s; return *this; }
-    template <typename T> G& put(T v)
-    {
-        char tmp[sizeof(T)];
-        std::memcpy(tmp, &v, sizeof(T));
-        b.append(tmp, sizeof(T));
-        return *this;
-    }
-    G& u32(std::uint32_t v) { return put(v); }
-    G& u64(std::uint64_t v) { return put(v); }
-    G& str(const std::string& s) { u64(s.size()); return raw(s); }
-    G& header(std::uint64_t tensors, std::uint64_t kvs) { raw("GGUF"); u32(3); u64(tensors); return u64(kvs); }
-    G& kvStr(const std::string& k, const std::string& v) { str(k); u32(8); return str(v); }
-    G& kvU32(const std::string& k, std::uint32_t v) { str(k); u32(4); return u32(v); }
-    G& pad(std::size_t align = 32)
-    {
-        b.append((align - b.size() % align) % align, '\0');
-        return *this;
-    }
-};
+using G = bqtest::LeBytes;
 
 // GGUF with general.architecture llama, valid small dimensions except what `extra` sets, and one tensor.
 std::string llamaGguf(const std::vector<std::pair<std::string, std::uint32_t>>& dims, const std::string& tensor,
