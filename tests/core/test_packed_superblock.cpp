@@ -27,39 +27,6 @@ namespace {
 
 constexpr DType kTypes[] = {DType::Q6_K, DType::TQ2_0, DType::TQ1_0};
 
-std::vector<QPath> supportedPaths()
-{
-    std::vector<QPath> out;
-    for (QPath p : {QPath::Scalar, QPath::Avx2, QPath::Avx512})
-        if (kernels::qPathSupported(p))
-            out.push_back(p);
-    return out;
-}
-
-
-// fp64 Σ_k ŵ[n][k]·x̂[t][k] from the type table's dequantizer, and Σ_k |ŵ·x̂| (the fp32 tolerance scale).
-void referenceProducts(const Tensor& w, const kernels::QuantizedActivations& X, std::vector<double>& y,
-                       std::vector<double>& bound)
-{
-    const int N = static_cast<int>(w.rows()), K = static_cast<int>(w.cols());
-    y.assign(static_cast<std::size_t>(X.tokens) * static_cast<std::size_t>(N), 0.0);
-    bound.assign(y.size(), 0.0);
-    std::vector<float> row(static_cast<std::size_t>(K));
-    for (int n = 0; n < N; ++n) {
-        w.rowToFloat(n, row.data());
-        for (int t = 0; t < X.tokens; ++t) {
-            double s = 0, a = 0;
-            for (int k = 0; k < K; ++k) {
-                const double x = double(X.qRow(t)[k]) * double(X.scaleRow(t)[k / X.block]);
-                s += double(row[static_cast<std::size_t>(k)]) * x;
-                a += std::fabs(double(row[static_cast<std::size_t>(k)]) * x);
-            }
-            y[static_cast<std::size_t>(t) * N + n] = s;
-            bound[static_cast<std::size_t>(t) * N + n] = a;
-        }
-    }
-}
-
 void runRows(QPath p, DType type, const std::vector<std::byte>& w, int N, int K, const kernels::QuantizedActivations& X,
              std::vector<float>& y, std::size_t split)
 {

@@ -4,6 +4,7 @@
 #include "bq/util/fp16.h"
 #include "bq/util/thread_pool.h"
 #include <algorithm>
+#include <cmath>
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <string>
@@ -46,6 +47,37 @@ Tensor viewTensor(DType type, int N, int K, const std::vector<std::byte>& bytes)
 {
     // Aggregate initialisation (assigning the name trips GCC 12's -Wrestrict false positive).
     return Tensor{std::string("w"), type, {N, K}, bytes.data(), bytes.size(), nullptr};
+}
+
+std::vector<kernels::QPath> supportedPaths()
+{
+    std::vector<kernels::QPath> out;
+    for (kernels::QPath p : {kernels::QPath::Scalar, kernels::QPath::Avx2, kernels::QPath::Avx512})
+        if (kernels::qPathSupported(p))
+            out.push_back(p);
+    return out;
+}
+
+void referenceProducts(const Tensor& w, const kernels::QuantizedActivations& X, std::vector<double>& y,
+                       std::vector<double>& bound)
+{
+    const int N = static_cast<int>(w.rows()), K = static_cast<int>(w.cols());
+    y.assign(static_cast<std::size_t>(X.tokens) * static_cast<std::size_t>(N), 0.0);
+    bound.assign(y.size(), 0.0);
+    std::vector<float> row(static_cast<std::size_t>(K));
+    for (int n = 0; n < N; ++n) {
+        w.rowToFloat(n, row.data());
+        for (int t = 0; t < X.tokens; ++t) {
+            double s = 0, a = 0;
+            for (int k = 0; k < K; ++k) {
+                const double x = double(X.qRow(t)[k]) * double(X.scaleRow(t)[k / X.block]);
+                s += double(row[static_cast<std::size_t>(k)]) * x;
+                a += std::fabs(double(row[static_cast<std::size_t>(k)]) * x);
+            }
+            y[static_cast<std::size_t>(t) * N + n] = s;
+            bound[static_cast<std::size_t>(t) * N + n] = a;
+        }
+    }
 }
 
 GemmCase checkGemmEqualsGemv(DType type, int N, int K, int T, std::mt19937& rng)

@@ -2,6 +2,7 @@
 // and the check that a packed GEMM equals token-by-token GEMVs for any thread count.
 #pragma once
 #include "bq/model/tensor.h"
+#include "bq/runtime/kernels_q.h"
 #include <cstddef>
 #include <random>
 #include <vector>
@@ -18,6 +19,14 @@ std::vector<std::byte> randomBlocks(bq::DType type, int N, int K, std::mt19937& 
 
 // A tensor named "w" viewing the bytes.
 bq::Tensor viewTensor(bq::DType type, int N, int K, const std::vector<std::byte>& bytes);
+
+// The kernel paths this CPU (and BQ_CPU) lets run, scalar first.
+std::vector<bq::kernels::QPath> supportedPaths();
+
+// fp64 Σ_k ŵ[n][k]·(q[t][k]·d[t][block]) from the type table's dequantizer (Tensor::rowToFloat), an independent
+// reference for the kernels, and Σ_k |ŵ·x̂|, the scale of their fp32 tolerance; both T × N.
+void referenceProducts(const bq::Tensor& w, const bq::kernels::QuantizedActivations& X, std::vector<double>& y,
+                       std::vector<double>& bound);
 
 struct GemmCase {
     std::vector<std::byte> weights; // N × K of the type
