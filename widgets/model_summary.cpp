@@ -44,6 +44,16 @@ QString humanBytes(std::uint64_t bytes)
     return QStringLiteral("%1 B").arg(bytes);
 }
 
+QString shareOf(std::int64_t part, std::int64_t whole)
+{
+    const double share = whole > 0 ? 100.0 * double(part) / double(whole) : 0.0;
+    if (part > 0 && share < 0.05)
+        return QStringLiteral("<0.1%");
+    if (part < whole && share >= 99.95)
+        return QStringLiteral(">99.9%");
+    return QStringLiteral("%1%").arg(share, 0, 'f', 1);
+}
+
 QString dtypeTooltip(DType type)
 {
     const TensorTypeTraits& t = tensorType(type);
@@ -104,9 +114,8 @@ QList<QPair<QString, QString>> modelSummaryRows(const Model& model)
     });
     QStringList mix;
     for (const TypeUsage& u : byName)
-        mix << QStringLiteral("%1 %2% in %3 %4")
-                   .arg(QString::fromLatin1(dtypeName(u.type)))
-                   .arg(params ? 100.0 * double(u.parameters) / double(params) : 0.0, 0, 'f', 1)
+        mix << QStringLiteral("%1 %2 in %3 %4")
+                   .arg(QString::fromLatin1(dtypeName(u.type)), shareOf(u.parameters, params))
                    .arg(u.tensors)
                    .arg(u.tensors == 1 ? QStringLiteral("tensor") : QStringLiteral("tensors"));
     add(QStringLiteral("Data types"), mix.join(QStringLiteral(", ")));

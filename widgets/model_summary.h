@@ -22,6 +22,9 @@ QString humanCount(std::int64_t n);
 QString groupedNumber(std::int64_t n);
 // "3.5 MiB", "812 B"
 QString humanBytes(std::uint64_t bytes);
+// part / whole as "78.9%", "<0.1%" for a small non-zero part and ">99.9%" just short of the whole (so a rounded
+// share never reads as none or as all of it).
+QString shareOf(std::int64_t part, std::int64_t whole);
 // "Q1_0: <the type table's description> (1.125 bits/weight)" (for tooltips)
 QString dtypeTooltip(bq::DType type);
 // How a summary row's value is computed (for its tooltip), or an empty string.

@@ -41,6 +41,12 @@ TEST_CASE("the model panel and the overview show the type mix and the bits per w
               .arg(100.0 * 1024 / weights, 0, 'f', 1)
               .arg(100.0 * 16384 / weights, 0, 'f', 1));
     CHECK(studio::modelSummaryToolTip(QStringLiteral("Bits per weight")).contains(QStringLiteral("8 · stored bytes")));
+    // SmolLM2's 35,136 F32 weights and 134,479,872 matrix weights of 134,515,008 do not read as 0.0% and 100.0%.
+    CHECK(studio::shareOf(35136, 134515008) == QStringLiteral("<0.1%"));
+    CHECK(studio::shareOf(134479872, 134515008) == QStringLiteral(">99.9%"));
+    CHECK(studio::shareOf(106168320, 134515008) == QStringLiteral("78.9%"));
+    CHECK(studio::shareOf(0, 10) == QStringLiteral("0.0%"));
+    CHECK(studio::shareOf(10, 10) == QStringLiteral("100.0%"));
 
     const QString html = studio::ModelOverview::overviewHtml(*model);
     CHECK(html.contains(QStringLiteral("<b>%1</b>").arg(all, 0, 'f', 3)));
