@@ -97,14 +97,14 @@ QString ModelOverview::overviewHtml(const Model& model)
         html += row({QStringLiteral("<span title='%1'>%2</span>")
                          .arg(dtypeTooltip(u.type).toHtmlEscaped(), QString::fromLatin1(dtypeName(u.type))),
                      QString::number(u.tensors), groupedNumber(u.parameters), humanBytes(u.bytes),
-                     QString::number(u.bitsPerWeight(), 'f', 3), shareOf(u.parameters, stats.parameters)});
+                     QString::number(u.bitsPerWeight(), 'f', 3), shareOf(u.parameters, stats.parameters).toHtmlEscaped()});
     }
     html += row({tr("<b>all</b>"), QString::number(stats.tensors), groupedNumber(stats.parameters),
                  humanBytes(stats.bytes), QStringLiteral("<b>%1</b>").arg(stats.bitsPerWeight(), 0, 'f', 3),
                  QStringLiteral("100%")});
     html += row({tr("matrices (2-D)"), QString::number(stats.matrixTensors), groupedNumber(stats.matrixParameters),
                  humanBytes(stats.matrixBytes), QString::number(stats.matrixBitsPerWeight(), 'f', 3),
-                 shareOf(stats.matrixParameters, stats.parameters)});
+                 shareOf(stats.matrixParameters, stats.parameters).toHtmlEscaped()});
     if (const std::uint64_t file = sourceFileBytes(model); file > 0 && stats.parameters > 0)
         html += row({tr("file"), QString(), QString(), humanBytes(file),
                      QString::number(8.0 * double(file) / double(stats.parameters), 'f', 3), QString()});

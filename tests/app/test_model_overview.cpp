@@ -56,4 +56,13 @@ TEST_CASE("the model panel and the overview show the type mix and the bits per w
     CHECK(html.contains(QStringLiteral("matrices (2-D)")));
     CHECK(html.contains(QStringLiteral("title='Q4_K: ")));
     CHECK(html.contains(QStringLiteral("Bits/weight = 8 · stored bytes / weights")));
+
+    // A tiny F32 share next to a large matrix shows as <0.1% / >99.9%, escaped in the overview's HTML.
+    auto big = mixedModel();
+    big->tensors.erase("blk.0.attn_q.weight");
+    big->tensors["token_embd.weight"] = bq::makeOwnedTensor("token_embd.weight", bq::DType::Q8_0, {4096, 256},
+                                                            std::vector<std::byte>(4096 * 8 * 34));
+    const QString bigHtml = studio::ModelOverview::overviewHtml(*big);
+    CHECK(bigHtml.contains(QStringLiteral("&lt;0.1%")));
+    CHECK(bigHtml.contains(QStringLiteral("&gt;99.9%")));
 }
