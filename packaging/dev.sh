@@ -61,16 +61,8 @@ fuzz_build_and_run() { # seconds per target
     scratch=$(mktemp -d) # new inputs, and TMPDIR for the target's scratch file (left behind by a crash)
     mkdir "$scratch/new" "$scratch/tmp"
     log="$BUILD-fuzz/artifacts/$name.log"
-    local runs=10000
-    if [ "$name" = run_file ] && [ "${BQ_FUZZ_OPEN_FINDINGS:-0}" = 0 ]; then
-      # Open finding (fuzz/open-findings/, README "Fuzzing"): libhdf5 allocates a variable-length string's claimed
-      # length before reading it, so mutation reaches the 2 GB RSS limit within a few thousand runs. Until that is
-      # fixed, CI replays this target's corpus (every seed and hostile file once) instead of mutating it.
-      runs=0
-      echo "  fuzz_run_file          corpus replay only (open finding; BQ_FUZZ_OPEN_FINDINGS=1 mutates it too)"
-    fi
     if ! TMPDIR="$scratch/tmp" LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp" "$BUILD-fuzz/fuzz/fuzz_$name" \
-         -seed=1 -runs="$runs" -max_total_time="$1" -rss_limit_mb=2048 -timeout=5 \
+         -seed=1 -runs=10000 -max_total_time="$1" -rss_limit_mb=2048 -timeout=5 \
          -artifact_prefix="$BUILD-fuzz/artifacts/$name-" "$scratch/new" "$corpus" >"$log" 2>&1; then
       tail -n 60 "$log"
       echo "fuzz_$name: FAILED (log: $log; the input is in $BUILD-fuzz/artifacts/)" >&2

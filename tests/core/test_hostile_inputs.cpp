@@ -613,6 +613,101 @@ TEST_CASE("a run file whose HDF5 global heap would send libhdf5 into an endless 
     requireCleanRefusal(inChild([&] { quant::RunFileReader r(p); }), p, {"global heap collection", "loop forever"});
 }
 
+// libhdf5's own metadata checksum (Bob Jenkins' lookup3), exported by the Debian 12 library: a test that edits an
+// object header must re-seal it, or HDF5 refuses the header before the check under test is reached.
+extern "C" std::uint32_t H5_checksum_lookup3(const void* key, std::size_t length, std::uint32_t initval);
+
+TEST_CASE("a run file whose string descriptor disagrees with its heap object is refused before libhdf5 allocates",
+          "[hostile][run_file]")
+{
+    // Found by fuzz_run_file: libhdf5 1.10 allocates a variable-length string's length field (up to 4 GiB) before
+    // it reads the heap object, and copies the object's whole size into that buffer when the length is smaller.
+    bqtest::TempDir tmp;
+    const fs::path p = tmp / "vlen.h5";
+    {
+        quant::RunHeader h;
+        h.recipe = {{"schema", "bitstudio.recipe/1"}};
+        h.modelPath = ":demo";
+        h.calibration = {{"source", "demo"}};
+        h.calibrationTokens.samples = 1;
+        h.calibrationTokens.seqLen = 2;
+        h.calibrationTokens.ids = {1, 2};
+        h.blockCount = 1;
+        auto w = quant::RunFileWriter::create(p, h);
+    }
+    REQUIRE_NOTHROW(quant::RunFileReader{p});
+    const std::string original = bqtest::readFile(p);
+    const auto le = [](const std::string& b, std::size_t at, int bytes) {
+        std::uint64_t v = 0;
+        std::memcpy(&v, b.data() + at, std::size_t(bytes));
+        return v;
+    };
+    // The descriptor (length, collection address, index) of the heap object that holds `text`.
+    const std::size_t gcol = original.find("GCOL");
+    REQUIRE(gcol != std::string::npos);
+    const auto descriptorOf = [&](const std::string& text) {
+        std::size_t at = gcol + 16;
+        std::uint64_t index = 0;
+        while (at + 16 <= gcol + le(original, gcol + 8, 8)) {
+            const std::uint64_t size = le(original, at + 8, 8);
+            if (original.compare(at + 16, size, text) == 0 && size == text.size()) index = le(original, at, 2);
+            at += 16 + ((size + 7) & ~std::uint64_t(7));
+        }
+        REQUIRE(index > 0);
+        std::string pattern(16, '\0');
+        const std::uint32_t length = std::uint32_t(text.size()), idx = std::uint32_t(index);
+        const std::uint64_t address = gcol;
+        std::memcpy(pattern.data(), &length, 4);
+        std::memcpy(pattern.data() + 4, &address, 8);
+        std::memcpy(pattern.data() + 12, &idx, 4);
+        const std::size_t found = original.find(pattern);
+        REQUIRE(found != std::string::npos);
+        CHECK(original.find(pattern, found + 1) == std::string::npos);
+        return found;
+    };
+    const auto withLength = [&](std::size_t descriptor, std::uint32_t length) {
+        std::string bytes = original;
+        std::memcpy(bytes.data() + descriptor, &length, 4);
+        return bytes;
+    };
+
+    // The stored recipe: a contiguous string dataset, its descriptor in raw data that no checksum covers.
+    const std::size_t recipe = descriptorOf(nlohmann::json{{"schema", "bitstudio.recipe/1"}}.dump(2));
+    for (const std::uint32_t length : {0x7FFFFFF0u, 1u}) {
+        writeBytes(p, withLength(recipe, length));
+        const Outcome o = inChild([&] { quant::RunFileReader r(p); });
+        requireCleanRefusal(o, p, {"/meta/recipe (string descriptor)", "a length equal to its heap object's size"});
+        CHECK(o.rssGrowthKb < 200 * 1024);
+    }
+    std::string badIndex = original;
+    badIndex[recipe + 12] = char(0x7F);
+    writeBytes(p, badIndex);
+    requireCleanRefusal(inChild([&] { quant::RunFileReader r(p); }), p,
+                        {"/meta/recipe (string descriptor)", "is not there"});
+
+    // The schema attribute: its descriptor sits in an object header chunk sealed by a checksum, which a hostile
+    // writer recomputes. Find the chunk (a signature before the descriptor whose stored checksum matches).
+    const std::size_t schema = descriptorOf(quant::kRunFileSchema);
+    std::size_t chunk = std::string::npos, sealed = 0;
+    for (std::size_t s = schema; s-- > 0 && chunk == std::string::npos;) {
+        if (original.compare(s, 4, "OHDR") != 0 && original.compare(s, 4, "OCHK") != 0) continue;
+        for (std::size_t end = schema + 16; end + 4 <= original.size() && end < s + 65536; ++end)
+            if (H5_checksum_lookup3(original.data() + s, end - s, 0) == std::uint32_t(le(original, end, 4))) {
+                chunk = s;
+                sealed = end;
+                break;
+            }
+    }
+    REQUIRE(chunk != std::string::npos);
+    std::string bytes = withLength(schema, 0x7FFFFFF0u);
+    const std::uint32_t sum = H5_checksum_lookup3(bytes.data() + chunk, sealed - chunk, 0);
+    std::memcpy(bytes.data() + sealed, &sum, 4);
+    writeBytes(p, bytes);
+    const Outcome o = inChild([&] { quant::RunFileReader r(p); });
+    requireCleanRefusal(o, p, {"/@schema (string descriptor)", "a length equal to its heap object's size"});
+    CHECK(o.rssGrowthKb < 200 * 1024);
+}
+
 // ---- 5. errors that name the file ----
 
 TEST_CASE("a GGUF-embedded tokenizer names the GGUF file in its errors", "[hostile][gguf][tokenizer]")

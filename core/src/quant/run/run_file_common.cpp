@@ -1,9 +1,7 @@
 #include "run_file_common.h"
+#include "run_file_hdf5_guard.h"
 #include "bq/util/errors.h"
 #include "bq/util/limits.h"
-#include "bq/util/mapped_file.h"
-#include <algorithm>
-#include <cstring>
 #include <fstream>
 
 namespace bq::quant {
@@ -45,58 +43,6 @@ bool startsWithHdf5Signature(const std::filesystem::path& path)
     return f.gcount() == 8 && std::string_view(sig, 8) == std::string_view("\x89HDF\r\n\x1a\n", 8);
 }
 
-std::uint64_t le64(const unsigned char* p)
-{
-    std::uint64_t v = 0;
-    for (int k = 7; k >= 0; --k)
-        v = v << 8 | p[k];
-    return v;
-}
-
-// libhdf5 1.10 (Debian 12) hangs decoding a global heap collection ("GCOL", version 1) whose objects do not tile
-// it: H5HG__cache_heap_deserialize moves on by each object's size, so a free-space object (index 0) of size 0
-// never advances, and a size near 2^64 wraps the pointer backwards; both loop forever. The variable-length strings
-// of a run file live in these collections, so one hostile byte pattern would hang every reader (found by
-// fuzz_run_file; fuzz/corpus/run_file/hdf5-gcol-*.h5 and a hostile-input test). Each collection is walked here as
-// HDF5 walks it, before HDF5 sees the file, and must be tiled exactly: every step moves forward and stays inside.
-// Collections use 8-byte lengths: run files are written with the default file creation properties.
-void checkGlobalHeaps(const std::filesystem::path& path)
-{
-    const auto map = MappedFile::open(path);
-    const auto* b = reinterpret_cast<const unsigned char*>(map->data());
-    const std::size_t n = map->size();
-    constexpr std::size_t kHeader = 16, kObjectHeader = 16; // "GCOL", version, 3 reserved, size; index, refs, 4, size
-    for (std::size_t from = 0; from + kHeader <= n;) {
-        const void* hit = memmem(b + from, n - from, "GCOL", 4);
-        if (hit == nullptr)
-            break;
-        const std::size_t start = static_cast<std::size_t>(static_cast<const unsigned char*>(hit) - b);
-        from = start + 4;
-        if (start + kHeader > n || b[start + 4] != 1) // HDF5 refuses other versions itself
-            continue;
-        const std::uint64_t size = le64(b + start + 8);
-        if (size > n - start) // HDF5 fails to read a collection that runs past the end of the file
-            continue;
-        const std::size_t end = start + static_cast<std::size_t>(size);
-        std::size_t p = start + kHeader;
-        while (p + kObjectHeader <= end) { // less than an object header left: free space, as HDF5 reads it
-            const unsigned index = b[p] | unsigned(b[p + 1]) << 8;
-            const std::uint64_t objectSize = le64(b + p + 8);
-            const std::uint64_t need =
-                index > 0 ? kObjectHeader + ((objectSize + 7) & ~std::uint64_t(7)) : objectSize;
-            if (need == 0 || need > end - p)
-                throw FormatError(path.string(),
-                                  "global heap collection at byte " + std::to_string(start) + ", object " +
-                                      std::to_string(index) + " of size " + std::to_string(objectSize),
-                                  "objects that fit the collection exactly (this one would make the HDF5 library "
-                                  "loop forever)",
-                                  static_cast<std::int64_t>(p));
-            p += static_cast<std::size_t>(need);
-        }
-        from = std::max(from, end); // strings inside a checked collection are data, not collections
-    }
-}
-
 } // namespace
 
 h5::Handle openRunFile(const h5::Ctx& c, bool writable)
@@ -106,10 +52,14 @@ h5::Handle openRunFile(const h5::Ctx& c, bool writable)
     if (!std::filesystem::is_regular_file(c.file, ec)) throw FormatError(c.file, "file", "an existing run file");
     if (!startsWithHdf5Signature(c.file))
         throw FormatError(c.file, "signature", "an HDF5 file (\\x89HDF\\r\\n\\x1a\\n at byte 0)", 0);
-    checkGlobalHeaps(c.file);
+    h5guard::checkGlobalHeaps(c.file);
     h5::Handle fapl = runFileAccessProps();
     h5::Handle file(H5Fopen(c.file.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.get()), H5Fclose);
     if (!file.valid()) c.readFail("file", "a complete, readable HDF5 file");
+    h5::Handle fcpl(H5Fget_create_plist(file.get()), H5Pclose);
+    std::size_t offsetSize = 0, lengthSize = 0;
+    if (!fcpl.valid() || H5Pget_sizes(fcpl.get(), &offsetSize, &lengthSize) < 0 || offsetSize != 8 || lengthSize != 8)
+        throw FormatError(c.file, "superblock", "8-byte offsets and lengths, as bitstudio writes run files", 0);
     if (!h5::attributeExists(file.get(), "schema"))
         throw FormatError(c.file, "/@schema", std::string("\"") + kRunFileSchema + "\" (missing: not a run file)");
     const std::string schema = h5::readAttrString(c, file.get(), "schema");

@@ -1,7 +1,7 @@
 #include "run_file_h5.h"
+#include "run_file_hdf5_guard.h"
 #include "bq/util/errors.h"
 #include "bq/util/limits.h"
-#include "bq/util/errors.h"
 #include <algorithm>
 #include <stdexcept>
 
@@ -242,6 +242,7 @@ std::string readAttrString(const Ctx& c, hid_t obj, const std::string& name)
 {
     Handle a = openAttr(c, obj, name, "a string attribute");
     Handle t(H5Aget_type(a.get()), H5Tclose);
+    if (H5Tis_variable_str(t.get()) > 0) h5guard::checkVlenAttribute(c, obj, name);
     return readString(c, objectPath(obj) + "@" + name, t.get(),
                       [&](hid_t mem, void* buf) { return H5Aread(a.get(), mem, buf); });
 }
@@ -352,6 +353,7 @@ std::string readStringDataset(const Ctx& c, hid_t parent, const std::string& nam
 {
     Handle d = openDataset(c, parent, name);
     Handle t(H5Dget_type(d.get()), H5Tclose);
+    if (H5Tis_variable_str(t.get()) > 0) h5guard::checkVlenDataset(c, d.get());
     return readString(c, joinPath(parent, name), t.get(), [&](hid_t mem, void* buf) {
         return H5Dread(d.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
     });
