@@ -503,10 +503,9 @@ TEST_CASE("head_count = key_length = 65536 is refused by the config caps", "[hos
     requireCleanRefusal(inChild([&] { loadModel(dir); }), cfg, {"n_heads (head_count)"});
 }
 
-TEST_CASE("an HDF5 run file whose chunked dataset claims 2^40 elements is refused", "[hostile][run_file]")
+// A valid run file of one block with a one-key recipe, just created (status running, no layers).
+void writeTinyRunFile(const fs::path& p)
 {
-    bqtest::TempDir tmp;
-    const fs::path p = tmp / "run.h5";
     {
         quant::RunHeader h;
         h.recipe = {{"schema", "bitstudio.recipe/1"}};
@@ -519,6 +518,13 @@ TEST_CASE("an HDF5 run file whose chunked dataset claims 2^40 elements is refuse
         auto w = quant::RunFileWriter::create(p, h);
     }
     REQUIRE_NOTHROW(quant::RunFileReader{p});
+}
+
+TEST_CASE("an HDF5 run file whose chunked dataset claims 2^40 elements is refused", "[hostile][run_file]")
+{
+    bqtest::TempDir tmp;
+    const fs::path p = tmp / "run.h5";
+    writeTinyRunFile(p);
     // Replace /calib/tokens by a chunked dataset of 2^20 x 2^20 int32 with no chunk written (a few KB of file).
     {
         const hid_t f = H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
@@ -575,18 +581,7 @@ TEST_CASE("a run file whose HDF5 global heap would send libhdf5 into an endless 
     // in every H5Aread of a string.
     bqtest::TempDir tmp;
     const fs::path p = tmp / "gcol.h5";
-    {
-        quant::RunHeader h;
-        h.recipe = {{"schema", "bitstudio.recipe/1"}};
-        h.modelPath = ":demo";
-        h.calibration = {{"source", "demo"}};
-        h.calibrationTokens.samples = 1;
-        h.calibrationTokens.seqLen = 2;
-        h.calibrationTokens.ids = {1, 2};
-        h.blockCount = 1;
-        auto w = quant::RunFileWriter::create(p, h);
-    }
-    REQUIRE_NOTHROW(quant::RunFileReader{p});
+    writeTinyRunFile(p);
     const std::string original = bqtest::readFile(p);
     std::string bytes = original;
     const auto le64 = [&](std::size_t at) {
@@ -624,18 +619,7 @@ TEST_CASE("a run file whose string descriptor disagrees with its heap object is 
     // it reads the heap object, and copies the object's whole size into that buffer when the length is smaller.
     bqtest::TempDir tmp;
     const fs::path p = tmp / "vlen.h5";
-    {
-        quant::RunHeader h;
-        h.recipe = {{"schema", "bitstudio.recipe/1"}};
-        h.modelPath = ":demo";
-        h.calibration = {{"source", "demo"}};
-        h.calibrationTokens.samples = 1;
-        h.calibrationTokens.seqLen = 2;
-        h.calibrationTokens.ids = {1, 2};
-        h.blockCount = 1;
-        auto w = quant::RunFileWriter::create(p, h);
-    }
-    REQUIRE_NOTHROW(quant::RunFileReader{p});
+    writeTinyRunFile(p);
     const std::string original = bqtest::readFile(p);
     const auto le = [](const std::string& b, std::size_t at, int bytes) {
         std::uint64_t v = 0;
