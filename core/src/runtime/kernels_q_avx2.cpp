@@ -1,8 +1,11 @@
-// AVX2 packed kernels (ggml's x86 style): 32 sign bits expand to a byte mask (shuffle + or + compare), the mask
-// selects bytes 0/2, vpmaddubsw + vpmaddwd sum 2·q over the set bits; lane 0 starts at −Σq. Q4_0 / Q8_0 use
-// the shared 256-bit tiles. Also the F16C helpers of the fp16 KV cache.
+// AVX2 packed kernels. Q1_0 runs on the split planes (kernels_q.h, layout described at tileQ1 below): bit k of 4
+// rows' 32 mask bytes becomes 32 0/1 weights with one shift and one and, vpmaddubsw against a transposed copy of
+// the activations sums pairs of one (row, block) into int16, and one conversion + FMA serves 8 block-rows (about
+// 4× the old per-32-weight byte-mask expansion, which assembled each 32-bit mask from the planes in scalar code).
+// Q4_0 / Q8_0 use the shared 256-bit tiles. Also the F16C helpers of the fp16 KV cache.
 #include "bq/runtime/kernels_q.h"
 #include <immintrin.h>
+#include <vector>
 
 namespace bq::kernels::detail {
 namespace {
@@ -20,61 +23,232 @@ namespace bq::kernels::detail {
 
 namespace {
 
-// 0/2 bytes from 32 sign bits (bit j of byte j/8, LSB first → byte j).
-inline __m256i twosFromBits(std::uint32_t bits)
+// Q1_0 on the planes (kernels_q.h). Within a 4-block group, the 8-byte mask j of a row holds bytes 2j, 2j+1 of
+// blocks 0..3 (byte 2b+h: weights 16j + 8h + 0..7 of block b), and 4 consecutive rows of an 8-row tile sit side by
+// side: one 32-byte load is 4 rows' mask j. Bit k of every byte, (m >> k) & 1 (vpsrlw + vpand), is then a vector
+// of 32 0/1 weights: 4 rows × 4 blocks × 2 halves, weight 16j + 8h + k. The activations are copied once per call
+// in the matching order (an 8 × 8 byte transpose per mask j: 8 bytes x(b, 16j + 8h + k) for bit k, broadcast to
+// the 4 rows), so one vpmaddubsw sums pairs of the same (row, block) into int16 lane 4·row + block, and the 64
+// bit-vectors of a group add up in int16 (|Σ| ≤ 64·2·127 < 2^15, exact). Per group and 4 rows, two vpmaddwd
+// (weights 2, 0 / 0, 2) split the even and odd blocks into int32 lanes (2·Σ_{bit=1} q), each lane starts at −Σq of
+// its block, and one conversion + one FMA with d_w·d_x per lane serves 8 block-rows. Blocks after the last whole
+// group (two 64-bit halves per block and row) go the same way with lanes 2r, 2r+1 = row r.
+struct Q1PreparedAvx2 {
+    int nb = 0, groups = 0, tail = 0, tokens = 0, stride = 0;
+    std::vector<std::int8_t> x;      // [tokens][K]: group g, mask j, bit k: 8 bytes at g·512 + j·64 + k·8;
+                                     // tail block b, half h, bit k: 8 bytes x(b, 64h + 8i + k) at b·128 + h·64 + k·8
+    std::vector<std::int32_t> start; // [tokens][stride]: per group E = (−Σq of blocks 0, 2) × 4 rows, O = (1, 3) × 4;
+                                     // per tail block (−Σq, 0) × 4
+    std::vector<float> dx;           // [tokens][stride]: the activation scales in the same lanes
+    const std::int8_t* xRow(int t) const noexcept { return x.data() + static_cast<std::size_t>(t) * nb * 128; }
+};
+
+// dst row k (8 bytes) = byte k of each of the 8 source rows.
+inline void transpose8x8(const std::int8_t* const src[8], std::int8_t* dst)
 {
-    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-    const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuffle);
-    const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe); // every bit but bit j in byte j
-    const __m256i set = _mm256_cmpeq_epi8(_mm256_or_si256(bytes, others), _mm256_set1_epi64x(-1));
-    return _mm256_and_si256(set, _mm256_set1_epi8(2));
+    __m128i r[8];
+    for (int i = 0; i < 8; ++i)
+        r[i] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src[i]));
+    const __m128i t0 = _mm_unpacklo_epi8(r[0], r[1]), t1 = _mm_unpacklo_epi8(r[2], r[3]);
+    const __m128i t2 = _mm_unpacklo_epi8(r[4], r[5]), t3 = _mm_unpacklo_epi8(r[6], r[7]);
+    const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
+    const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi32(u0, u2));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_unpackhi_epi32(u0, u2));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 32), _mm_unpacklo_epi32(u1, u3));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 48), _mm_unpackhi_epi32(u1, u3));
 }
 
-template <int R, int TT>
-inline void tileQ1(const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy, std::size_t n0, int t0)
+void prepareQ1Avx2(const QuantizedActivations& X, Q1PreparedAvx2& P)
 {
-    __m256 acc[R][TT];
-    for (int r = 0; r < R; ++r)
-        for (int t = 0; t < TT; ++t)
-            acc[r][t] = _mm256_setzero_ps();
-    const int nb = X.blocksPerToken();
-    for (int b = 0; b < nb; ++b) {
-        __m256i iacc[R][TT];
-        for (int t = 0; t < TT; ++t) {
-            const __m256i init = lane0(-X.sumRow(t0 + t)[b]);
-            for (int r = 0; r < R; ++r)
-                iacc[r][t] = init;
-        }
-        for (int c = 0; c < 4; ++c) {
-            __m256i w[R];
-            for (int r = 0; r < R; ++r) {
-                std::uint32_t bits;
-                // Bytes 4c..4c+3 of the block: two 16-bit pieces in the planes' grouped layout.
-                const std::size_t n = n0 + static_cast<std::size_t>(r);
-                std::uint16_t lo, hi;
-                std::memcpy(&lo, W.bits + q1BitsOffset(nb, n, b, 4 * c), 2);
-                std::memcpy(&hi, W.bits + q1BitsOffset(nb, n, b, 4 * c + 2), 2);
-                bits = static_cast<std::uint32_t>(lo) | static_cast<std::uint32_t>(hi) << 16;
-                w[r] = twosFromBits(bits);
+    P.nb = X.blocksPerToken();
+    P.groups = P.nb / 4;
+    P.tail = P.nb - 4 * P.groups;
+    P.tokens = X.tokens;
+    P.stride = P.groups * 16 + P.tail * 8;
+    P.x.resize(static_cast<std::size_t>(X.tokens) * static_cast<std::size_t>(X.cols));
+    P.start.resize(static_cast<std::size_t>(X.tokens) * static_cast<std::size_t>(P.stride));
+    P.dx.resize(P.start.size());
+    for (int t = 0; t < X.tokens; ++t) {
+        const std::int8_t* src = X.qRow(t);
+        std::int8_t* dst = P.x.data() + static_cast<std::size_t>(t) * static_cast<std::size_t>(X.cols);
+        const std::int32_t* sum = X.sumRow(t);
+        const float* sc = X.scaleRow(t);
+        std::int32_t* st = P.start.data() + static_cast<std::size_t>(t) * static_cast<std::size_t>(P.stride);
+        float* dx = P.dx.data() + static_cast<std::size_t>(t) * static_cast<std::size_t>(P.stride);
+        const std::int8_t* rows[8];
+        for (int g = 0; g < P.groups; ++g) {
+            for (int j = 0; j < 8; ++j) {
+                for (int b = 0; b < 4; ++b)
+                    for (int h = 0; h < 2; ++h)
+                        rows[2 * b + h] = src + (4 * g + b) * 128 + 16 * j + 8 * h;
+                transpose8x8(rows, dst + g * 512 + j * 64);
             }
-            for (int t = 0; t < TT; ++t) {
-                const __m256i x =
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(X.qRow(t0 + t) + b * 128 + 32 * c));
-                for (int r = 0; r < R; ++r)
-                    iacc[r][t] = dotU8S8(iacc[r][t], w[r], x);
-            }
+            for (int r = 0; r < 4; ++r)
+                for (int e = 0; e < 2; ++e) {
+                    st[g * 16 + 2 * r + e] = -sum[4 * g + 2 * e];
+                    st[g * 16 + 8 + 2 * r + e] = -sum[4 * g + 2 * e + 1];
+                    dx[g * 16 + 2 * r + e] = sc[4 * g + 2 * e];
+                    dx[g * 16 + 8 + 2 * r + e] = sc[4 * g + 2 * e + 1];
+                }
         }
-        for (int r = 0; r < R; ++r) {
-            const __m256 dw = _mm256_set1_ps(
-                _cvtsh_ss(W.scales[(n0 + static_cast<std::size_t>(r)) * static_cast<std::size_t>(nb) + static_cast<std::size_t>(b)]));
-            for (int t = 0; t < TT; ++t)
-                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iacc[r][t]),
-                                            _mm256_mul_ps(dw, _mm256_set1_ps(X.scaleRow(t0 + t)[b])), acc[r][t]);
+        for (int b = 0; b < P.tail; ++b) {
+            const int bb = 4 * P.groups + b, at = P.groups * 16 + b * 8;
+            for (int h = 0; h < 2; ++h) {
+                for (int i = 0; i < 8; ++i)
+                    rows[i] = src + bb * 128 + 64 * h + 8 * i;
+                transpose8x8(rows, dst + bb * 128 + h * 64);
+            }
+            for (int r = 0; r < 4; ++r) {
+                st[at + 2 * r] = -sum[bb];
+                st[at + 2 * r + 1] = 0;
+                dx[at + 2 * r] = dx[at + 2 * r + 1] = sc[bb];
+            }
         }
     }
-    for (int r = 0; r < R; ++r)
+}
+
+// 4 rows' fp16 scales of blocks at..at+3 as fp32: E = (d(r, at), d(r, at+2)) for r = 0..3, O = (at+1, at+3).
+inline void quadScales(const std::uint16_t* const srow[4], int at, __m256& e, __m256& o)
+{
+    std::uint64_t v[4];
+    for (int r = 0; r < 4; ++r)
+        std::memcpy(&v[r], srow[r] + at, 8);
+    const __m256i all = _mm256_setr_epi64x(static_cast<long long>(v[0]), static_cast<long long>(v[1]),
+                                           static_cast<long long>(v[2]), static_cast<long long>(v[3]));
+    // Per 128-bit lane (2 rows): the even blocks' halves to the low 8 bytes, the odd ones' to the high 8.
+    const __m256i split = _mm256_shuffle_epi8(all, _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
+                                                                    0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15));
+    const __m256i perm = _mm256_permute4x64_epi64(split, 0xD8); // qwords 0, 2, 1, 3
+    e = _mm256_cvtph_ps(_mm256_castsi256_si128(perm));
+    o = _mm256_cvtph_ps(_mm256_extracti128_si256(perm, 1));
+}
+
+inline __m256i broadcast8(const std::int8_t* p)
+{
+    long long v;
+    std::memcpy(&v, p, 8);
+    return _mm256_set1_epi64x(v);
+}
+
+// Q quads of rows (n0 a multiple of 4; Q = 2 needs n0 a multiple of 8: one planes tile) × TT tokens. Every row of
+// the quads is computed (rows past rowEnd with a valid row's scales) and the rows in [rowBegin, rowEnd) stored:
+// each output's fp32 operations depend on neither Q, TT nor the row range, so a GEMM equals T GEMVs bit for bit.
+template <int Q, int TT>
+inline void tileQ1(const Q1Planes& W, const Q1PreparedAvx2& P, float* Y, std::size_t ldy, std::size_t n0, int t0,
+                   std::size_t rowBegin, std::size_t rowEnd)
+{
+    // Locals, not P's fields: the stores through float pointers below could alias them.
+    const int nb = P.nb, ng = P.groups, tail = P.tail, stride = P.stride;
+    const std::uint8_t* bits = W.bits + q1BitsOffset(nb, n0, 0, 0); // quad q's masks at + 32q
+    const std::uint16_t* srow[Q][4];
+    for (int q = 0; q < Q; ++q)
+        for (int r = 0; r < 4; ++r)
+            srow[q][r] = W.scales + std::min<std::size_t>(n0 + static_cast<std::size_t>(4 * q + r), rowEnd - 1) *
+                                        static_cast<std::size_t>(nb);
+    const std::int8_t* xrow[TT];
+    const std::int32_t* strow[TT];
+    const float* dxrow[TT];
+    for (int t = 0; t < TT; ++t) {
+        xrow[t] = P.xRow(t0 + t);
+        strow[t] = P.start.data() + static_cast<std::size_t>(t0 + t) * static_cast<std::size_t>(stride);
+        dxrow[t] = P.dx.data() + static_cast<std::size_t>(t0 + t) * static_cast<std::size_t>(stride);
+    }
+    const __m256i ones = _mm256_set1_epi8(1);
+    __m256 accE[Q][TT], accO[Q][TT];
+    for (int q = 0; q < Q; ++q)
         for (int t = 0; t < TT; ++t)
-            Y[static_cast<std::size_t>(t0 + t) * ldy + n0 + static_cast<std::size_t>(r)] = hsum256(acc[r][t]);
+            accE[q][t] = accO[q][t] = _mm256_setzero_ps();
+    for (int g = 0; g < ng; ++g) {
+        const std::uint8_t* mg = bits + g * 512;
+        __m256i a16[Q][TT];
+        for (int q = 0; q < Q; ++q)
+            for (int t = 0; t < TT; ++t)
+                a16[q][t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) {
+            __m256i raw[Q];
+            for (int q = 0; q < Q; ++q)
+                raw[q] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mg + j * 64 + 32 * q));
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; ++k) {
+                __m256i w[Q];
+                for (int q = 0; q < Q; ++q)
+                    w[q] = _mm256_and_si256(_mm256_srli_epi16(raw[q], k), ones);
+                for (int t = 0; t < TT; ++t) {
+                    const __m256i x = broadcast8(xrow[t] + g * 512 + j * 64 + k * 8);
+                    for (int q = 0; q < Q; ++q)
+                        a16[q][t] = _mm256_add_epi16(a16[q][t], _mm256_maddubs_epi16(w[q], x));
+                }
+            }
+        }
+        __m256 dwE[Q], dwO[Q];
+        for (int q = 0; q < Q; ++q)
+            quadScales(srow[q], 4 * g, dwE[q], dwO[q]);
+        for (int t = 0; t < TT; ++t) {
+            const __m256i stE = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(strow[t] + g * 16));
+            const __m256i stO = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(strow[t] + g * 16 + 8));
+            const __m256 dxE = _mm256_loadu_ps(dxrow[t] + g * 16), dxO = _mm256_loadu_ps(dxrow[t] + g * 16 + 8);
+            for (int q = 0; q < Q; ++q) {
+                const __m256i iE = _mm256_add_epi32(_mm256_madd_epi16(a16[q][t], _mm256_set1_epi32(2)), stE);
+                const __m256i iO = _mm256_add_epi32(_mm256_madd_epi16(a16[q][t], _mm256_set1_epi32(2 << 16)), stO);
+                accE[q][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iE), _mm256_mul_ps(dwE[q], dxE), accE[q][t]);
+                accO[q][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iO), _mm256_mul_ps(dwO[q], dxO), accO[q][t]);
+            }
+        }
+    }
+    for (int b = 0; b < tail; ++b) {
+        const int bb = 4 * ng + b;
+        const std::uint8_t* mb = bits + ng * 512 + b * 128;
+        __m256i a16[Q][TT];
+        for (int q = 0; q < Q; ++q)
+            for (int t = 0; t < TT; ++t)
+                a16[q][t] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h) {
+            __m256i raw[Q];
+            for (int q = 0; q < Q; ++q)
+                raw[q] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mb + h * 64 + 32 * q));
+            for (int k = 0; k < 8; ++k) {
+                __m256i w[Q];
+                for (int q = 0; q < Q; ++q)
+                    w[q] = _mm256_and_si256(_mm256_srli_epi16(raw[q], k), ones);
+                for (int t = 0; t < TT; ++t) {
+                    const __m256i x = broadcast8(xrow[t] + bb * 128 + h * 64 + k * 8);
+                    for (int q = 0; q < Q; ++q)
+                        a16[q][t] = _mm256_add_epi16(a16[q][t], _mm256_maddubs_epi16(w[q], x));
+                }
+            }
+        }
+        __m256 dw[Q];
+        for (int q = 0; q < Q; ++q) {
+            float d[4];
+            for (int r = 0; r < 4; ++r)
+                d[r] = _cvtsh_ss(srow[q][r][bb]);
+            dw[q] = _mm256_setr_ps(d[0], d[0], d[1], d[1], d[2], d[2], d[3], d[3]);
+        }
+        const int at = ng * 16 + b * 8;
+        for (int t = 0; t < TT; ++t) {
+            const __m256i st = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(strow[t] + at));
+            const __m256 dx = _mm256_loadu_ps(dxrow[t] + at);
+            for (int q = 0; q < Q; ++q) {
+                const __m256i i = _mm256_add_epi32(_mm256_madd_epi16(a16[q][t], _mm256_set1_epi16(2)), st);
+                accE[q][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_mul_ps(dw[q], dx), accE[q][t]);
+            }
+        }
+    }
+    for (int q = 0; q < Q; ++q)
+        for (int t = 0; t < TT; ++t) {
+            // Row r's lanes 2r, 2r+1 of E + O, added pairwise by vhaddps: rows 0, 1 in lanes 0, 1; rows 2, 3 in 4, 5.
+            const __m256 s = _mm256_add_ps(accE[q][t], accO[q][t]);
+            float h[8];
+            _mm256_storeu_ps(h, _mm256_hadd_ps(s, s));
+            const float row[4] = {h[0], h[1], h[4], h[5]};
+            for (int r = 0; r < 4; ++r) {
+                const std::size_t n = n0 + static_cast<std::size_t>(4 * q + r);
+                if (n >= rowBegin && n < rowEnd)
+                    Y[static_cast<std::size_t>(t0 + t) * ldy + n] = row[r];
+            }
+        }
 }
 
 inline float hmax256(__m256 v)
@@ -123,8 +297,36 @@ void quantizeActRowAvx2(const float* x, int cols, int block, std::int8_t* q, flo
 void q1MatmulRowsAvx2(const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy,
                       std::size_t rowBegin, std::size_t rowEnd)
 {
-    auto tile = [&]<int R, int TT>(std::size_t n, int t) { tileQ1<R, TT>(W, X, Y, ldy, n, t); };
-    driveTiles<4, 2, 2>(tile, X.tokens, rowBegin, rowEnd);
+    constexpr int kTileTokens = 2;
+    thread_local Q1PreparedAvx2 P;
+    prepareQ1Avx2(X, P);
+    // Quads from rowBegin rounded down to 4; two quads (one 8-row planes tile, one contiguous stream) when aligned.
+    auto rows = [&](auto&& quads) {
+        std::size_t n = rowBegin / 4 * 4;
+        while (n < rowEnd) {
+            if (n % 8 == 0 && n + 4 < rowEnd) {
+                quads.template operator()<2>(n);
+                n += 8;
+            } else {
+                quads.template operator()<1>(n);
+                n += 4;
+            }
+        }
+    };
+    if (X.tokens == 1) {
+        rows([&]<int Q>(std::size_t n) { tileQ1<Q, 1>(W, P, Y, ldy, n, 0, rowBegin, rowEnd); });
+        return;
+    }
+    for (int g = 0; g < X.tokens; g += kTokenGroup) {
+        const int ge = std::min(X.tokens, g + kTokenGroup);
+        rows([&]<int Q>(std::size_t n) {
+            int t = g;
+            for (; t + kTileTokens <= ge; t += kTileTokens)
+                tileQ1<Q, kTileTokens>(W, P, Y, ldy, n, t, rowBegin, rowEnd);
+            for (; t < ge; ++t)
+                tileQ1<Q, 1>(W, P, Y, ldy, n, t, rowBegin, rowEnd);
+        });
+    }
 }
 
 void packedMatmulRowsAvx2(DType type, const std::byte* W, std::size_t rowBytes, const QuantizedActivations& X,
