@@ -251,6 +251,154 @@ inline void tileQ1(const Q1Planes& W, const Q1PreparedAvx2& P, float* Y, std::si
         }
 }
 
+// ---- Q1_0 in the LUT layout (kernels_q.h) ----
+// For each group of 4 activations a_0..a_3 (columns 4g..4g+3) a 16-entry table holds T[m] = Σ_i ±a_i (+ where bit i
+// of m is set): the exact dot product of those 4 activations with any 4 sign bits m. T + 512 lies in [4, 1020]
+// (|a| ≤ 127), so it is stored as two 5-bit byte tables, lo = (T + 512) & 31 and hi = (T + 512) >> 5. In the LUT
+// layout a 32-byte vector is one sign byte c of one block for 32 rows: its low nibbles index group 2c, its high
+// nibbles group 2c + 1, and vpshufb looks up 32 rows at once. Byte sums of 8 lookups stay below 256 (8·31); they
+// are widened to int16 (even rows: & 0xff, odd rows: >> 8), and after the 32 lookups of a block
+// lo + 32·hi − 32·512 is the block's exact integer Σ_j (2·bit_j − 1)·q_j for each row (|Σ| ≤ 16,256). Four
+// conversions and FMAs with d_w·d_x then serve the 32 rows, each row accumulating its blocks in order in its own
+// fp32 lane (the scalar reference's order, with fused multiply-adds).
+struct Q1Tables {
+    std::vector<std::int8_t> key;  // the int8 activations the tables were built from ([tokens][cols])
+    std::vector<std::uint8_t> lut; // [tokens][cols / 4][lo 16 | hi 16]
+    int tokens = 0, cols = 0;
+    const std::uint8_t* row(int t) const noexcept { return lut.data() + static_cast<std::size_t>(t) * cols * 8; }
+};
+
+void buildQ1Tables(const QuantizedActivations& X, Q1Tables& L)
+{
+    const std::size_t n = static_cast<std::size_t>(X.tokens) * static_cast<std::size_t>(X.cols);
+    // The same activations (q/k/v or gate/up of one input, one thread's successive row ranges): reuse the tables.
+    if (L.tokens == X.tokens && L.cols == X.cols && L.key.size() == n && std::memcmp(L.key.data(), X.q.data(), n) == 0)
+        return;
+    L.tokens = X.tokens;
+    L.cols = X.cols;
+    L.key.assign(X.q.begin(), X.q.begin() + static_cast<std::ptrdiff_t>(n));
+    L.lut.resize(n * 8);
+    // Lane m of sign i: +1 where bit i of m is set, −1 elsewhere.
+    const __m256i s0 = _mm256_setr_epi16(-1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1);
+    const __m256i s1 = _mm256_setr_epi16(-1, -1, 1, 1, -1, -1, 1, 1, -1, -1, 1, 1, -1, -1, 1, 1);
+    const __m256i s2 = _mm256_setr_epi16(-1, -1, -1, -1, 1, 1, 1, 1, -1, -1, -1, -1, 1, 1, 1, 1);
+    const __m256i s3 = _mm256_setr_epi16(-1, -1, -1, -1, -1, -1, -1, -1, 1, 1, 1, 1, 1, 1, 1, 1);
+    // Broadcast int16 lane i of each 64-bit half (a_0..a_3 in both halves of the vector).
+    const __m256i b0 = _mm256_set1_epi16(0x0100), b1 = _mm256_set1_epi16(0x0302), b2 = _mm256_set1_epi16(0x0504),
+                  b3 = _mm256_set1_epi16(0x0706);
+    const __m256i bias = _mm256_set1_epi16(512), m31 = _mm256_set1_epi16(31);
+    for (std::size_t g = 0; g < n / 4; ++g) {
+        std::int32_t four;
+        std::memcpy(&four, X.q.data() + 4 * g, 4);
+        const __m256i a = _mm256_broadcastq_epi64(_mm_cvtepi8_epi16(_mm_cvtsi32_si128(four)));
+        const __m256i t = _mm256_add_epi16(
+            _mm256_add_epi16(_mm256_sign_epi16(_mm256_shuffle_epi8(a, b0), s0), _mm256_sign_epi16(_mm256_shuffle_epi8(a, b1), s1)),
+            _mm256_add_epi16(_mm256_sign_epi16(_mm256_shuffle_epi8(a, b2), s2), _mm256_sign_epi16(_mm256_shuffle_epi8(a, b3), s3)));
+        const __m256i v = _mm256_add_epi16(t, bias);
+        // packus per 128-bit lane: (lo 0..7, hi 0..7 | lo 8..15, hi 8..15) → qwords 0, 2, 1, 3 = lo 0..15, hi 0..15
+        const __m256i packed = _mm256_packus_epi16(_mm256_and_si256(v, m31), _mm256_srli_epi16(v, 5));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(L.lut.data() + 32 * g), _mm256_permute4x64_epi64(packed, 0xD8));
+    }
+}
+
+// One 32-row tile (n0 a multiple of 32) × TT tokens; the tile's rows in [rowBegin, rowEnd) are stored. An output's
+// fp32 operations depend on neither TT nor the row range.
+template <int TT>
+inline void tileQ1Lut(const Q1Planes& W, const Q1Tables& L, const QuantizedActivations& X, float* Y, std::size_t ldy,
+                      std::size_t n0, int t0, std::size_t rowBegin, std::size_t rowEnd)
+{
+    const int nb = W.blocksPerRow;
+    const std::uint8_t* tile = W.lutBits + q1LutBitsOffset(nb, n0, 0, 0);
+    const std::uint16_t* sc = W.lutScales + q1LutScaleOffset(nb, n0, 0);
+    const __m256i low4 = _mm256_set1_epi8(0x0f), lowByte = _mm256_set1_epi16(0x00ff),
+                  bias = _mm256_set1_epi16(32 * 512);
+    const std::uint8_t* tab[TT];
+    const float* dxrow[TT];
+    __m256 acc[TT][4];
+    for (int t = 0; t < TT; ++t) {
+        tab[t] = L.row(t0 + t);
+        dxrow[t] = X.scaleRow(t0 + t);
+        for (int v = 0; v < 4; ++v)
+            acc[t][v] = _mm256_setzero_ps();
+    }
+    for (int b = 0; b < nb; ++b) {
+        const std::uint8_t* wb = tile + static_cast<std::size_t>(b) * 512;
+        __m256i loE[TT], loO[TT], hiE[TT], hiO[TT];
+        for (int t = 0; t < TT; ++t)
+            loE[t] = loO[t] = hiE[t] = hiO[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int round = 0; round < 4; ++round) {
+            __m256i lo8[TT], hi8[TT];
+            for (int t = 0; t < TT; ++t)
+                lo8[t] = hi8[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int cc = 0; cc < 4; ++cc) {
+                const int c = 4 * round + cc;
+                const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + c * 32));
+                const __m256i i0 = _mm256_and_si256(w, low4), i1 = _mm256_and_si256(_mm256_srli_epi16(w, 4), low4);
+                for (int t = 0; t < TT; ++t) {
+                    const std::uint8_t* g = tab[t] + (static_cast<std::size_t>(b) * 32 + 2 * c) * 32;
+                    const __m256i lo0 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
+                    const __m256i hi0 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16)));
+                    const __m256i lo1 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 32)));
+                    const __m256i hi1 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 48)));
+                    lo8[t] = _mm256_add_epi8(lo8[t], _mm256_add_epi8(_mm256_shuffle_epi8(lo0, i0), _mm256_shuffle_epi8(lo1, i1)));
+                    hi8[t] = _mm256_add_epi8(hi8[t], _mm256_add_epi8(_mm256_shuffle_epi8(hi0, i0), _mm256_shuffle_epi8(hi1, i1)));
+                }
+            }
+            for (int t = 0; t < TT; ++t) {
+                loE[t] = _mm256_add_epi16(loE[t], _mm256_and_si256(lo8[t], lowByte));
+                loO[t] = _mm256_add_epi16(loO[t], _mm256_srli_epi16(lo8[t], 8));
+                hiE[t] = _mm256_add_epi16(hiE[t], _mm256_and_si256(hi8[t], lowByte));
+                hiO[t] = _mm256_add_epi16(hiO[t], _mm256_srli_epi16(hi8[t], 8));
+            }
+        }
+        __m256 dw[4];
+        for (int v = 0; v < 4; ++v)
+            dw[v] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + static_cast<std::size_t>(b) * 32 + 8 * v)));
+        for (int t = 0; t < TT; ++t) {
+            const __m256i e = _mm256_sub_epi16(_mm256_add_epi16(loE[t], _mm256_slli_epi16(hiE[t], 5)), bias);
+            const __m256i o = _mm256_sub_epi16(_mm256_add_epi16(loO[t], _mm256_slli_epi16(hiO[t], 5)), bias);
+            const __m256i i32[4] = {_mm256_cvtepi16_epi32(_mm256_castsi256_si128(e)),
+                                    _mm256_cvtepi16_epi32(_mm256_extracti128_si256(e, 1)),
+                                    _mm256_cvtepi16_epi32(_mm256_castsi256_si128(o)),
+                                    _mm256_cvtepi16_epi32(_mm256_extracti128_si256(o, 1))};
+            const __m256 dx = _mm256_set1_ps(dxrow[t][b]);
+            for (int v = 0; v < 4; ++v)
+                acc[t][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32[v]), _mm256_mul_ps(dw[v], dx), acc[t][v]);
+        }
+    }
+    for (int t = 0; t < TT; ++t) {
+        float out[32];
+        for (int v = 0; v < 4; ++v)
+            _mm256_storeu_ps(out + 8 * v, acc[t][v]);
+        // Lane p: even rows 0..30 (p < 16), then odd rows (the scale order of q1LutScaleOffset).
+        for (int p = 0; p < 32; ++p) {
+            const std::size_t n = n0 + static_cast<std::size_t>(p < 16 ? 2 * p : 2 * (p - 16) + 1);
+            if (n >= rowBegin && n < rowEnd)
+                Y[static_cast<std::size_t>(t0 + t) * ldy + n] = out[p];
+        }
+    }
+}
+
+void q1LutMatmulRows(const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy, std::size_t rowBegin,
+                     std::size_t rowEnd)
+{
+    constexpr int kTileTokens = 2;
+    thread_local Q1Tables L;
+    buildQ1Tables(X, L);
+    for (int g = 0; g < X.tokens; g += kTokenGroup) {
+        const int ge = std::min(X.tokens, g + kTokenGroup);
+        for (std::size_t n = rowBegin / 32 * 32; n < rowEnd; n += 32) {
+            int t = g;
+            for (; t + kTileTokens <= ge; t += kTileTokens)
+                tileQ1Lut<kTileTokens>(W, L, X, Y, ldy, n, t, rowBegin, rowEnd);
+            for (; t < ge; ++t)
+                tileQ1Lut<1>(W, L, X, Y, ldy, n, t, rowBegin, rowEnd);
+        }
+    }
+}
+
 inline float hmax256(__m256 v)
 {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -297,6 +445,10 @@ void quantizeActRowAvx2(const float* x, int cols, int block, std::int8_t* q, flo
 void q1MatmulRowsAvx2(const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy,
                       std::size_t rowBegin, std::size_t rowEnd)
 {
+    if (W.lutBits) {
+        q1LutMatmulRows(W, X, Y, ldy, rowBegin, rowEnd);
+        return;
+    }
     constexpr int kTileTokens = 2;
     thread_local Q1PreparedAvx2 P;
     prepareQ1Avx2(X, P);
