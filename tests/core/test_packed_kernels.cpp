@@ -106,25 +106,40 @@ TEST_CASE("packed kernels: scalar reference equals the fp64 dequantized product;
     }
 }
 
-TEST_CASE("Q1_0 planes: the split is lossless and every path on planes equals its GGUF-layout result bit for "
-          "bit; wide rows (16+ blocks) match the scalar reference",
+TEST_CASE("Q1_0 planes and the AVX2 LUT layout: the splits are lossless and every path on its layout equals its "
+          "GGUF-layout result bit for bit; wide rows (16+ blocks) match the scalar reference",
           "[packed]")
 {
     std::mt19937 rng(11);
-    // Whole groups of 4 blocks, plain tail blocks, and 16-block scale vectors with masked tails.
+    // Whole groups of 4 blocks, plain tail blocks, and 16-block scale vectors with masked tails; N = 11 and 37 leave
+    // partial 8-row and 32-row tiles.
     for (int nb : {1, 3, 4, 16, 17, 33, 66}) {
-        const int N = 11, K = 128 * nb;
+        const int N = nb == 17 ? 37 : 11, K = 128 * nb;
         const auto bytes = randomBlocks(DType::Q1_0, N, K, rng);
-        const auto planes = kernels::splitQ1(bytes.data(), N, K);
+        const auto planes = kernels::splitQ1(bytes.data(), N, K, QPath::Scalar);
+        const auto lut = kernels::splitQ1(bytes.data(), N, K, QPath::Avx2);
+        CHECK(lut.bits.empty());
+        CHECK(planes.lutBits.empty());
+        CHECK(lut.lutBits.size() == kernels::q1LutBytes(static_cast<std::size_t>(N), nb));
         for (int n = 0; n < N; ++n)
             for (int b = 0; b < nb; ++b) {
                 const std::byte* blk = bytes.data() + (static_cast<std::size_t>(n) * nb + b) * 18;
                 std::uint16_t h;
                 std::memcpy(&h, blk, 2);
                 CHECK(planes.scales[static_cast<std::size_t>(n * nb + b)] == h);
-                for (int i = 0; i < 16; ++i)
+                CHECK(lut.lutScales[kernels::q1LutScaleOffset(nb, static_cast<std::size_t>(n), b)] == h);
+                for (int i = 0; i < 16; ++i) {
                     CHECK(planes.bits[kernels::q1BitsOffset(nb, static_cast<std::size_t>(n), b, i)] ==
                           static_cast<std::uint8_t>(blk[2 + i]));
+                    CHECK(lut.lutBits[kernels::q1LutBitsOffset(nb, static_cast<std::size_t>(n), b, i)] ==
+                          static_cast<std::uint8_t>(blk[2 + i]));
+                }
+            }
+        // Padding rows of the last 32-row tile: zero bits, zero scales.
+        for (std::size_t n = static_cast<std::size_t>(N); n % 32 != 0; ++n)
+            for (int b = 0; b < nb; ++b) {
+                CHECK(lut.lutScales[kernels::q1LutScaleOffset(nb, n, b)] == 0);
+                CHECK(lut.lutBits[kernels::q1LutBitsOffset(nb, n, b, 0)] == 0);
             }
         const Tensor w = viewTensor(DType::Q1_0, N, K, bytes);
         for (int T : {1, 5}) {
@@ -136,23 +151,76 @@ TEST_CASE("Q1_0 planes: the split is lossless and every path on planes equals it
             std::vector<float> ref(static_cast<std::size_t>(T * N));
             kernels::packedMatmulRows(QPath::Scalar, DType::Q1_0, bytes.data(), dtypeRowBytes(DType::Q1_0, K), X,
                                       ref.data(), static_cast<std::size_t>(N), 0, static_cast<std::size_t>(N));
+            auto checkClose = [&](const std::vector<float>& got) {
+                for (std::size_t i = 0; i < ref.size(); ++i) {
+                    CHECK(std::fabs(got[i] - exact[i]) <= 1e-5 * bound[i] + 1e-30);
+                    CHECK(std::fabs(got[i] - ref[i]) <= 1e-5 * bound[i] + 1e-30);
+                }
+            };
             for (QPath p : supportedPaths()) {
-                std::vector<float> viaBlocks(ref.size(), -1.0f), viaPlanes(ref.size(), -2.0f);
+                const auto& store = p == QPath::Avx2 ? lut : planes;
+                std::vector<float> viaBlocks(ref.size(), -1.0f), viaSplit(ref.size(), -2.0f);
                 kernels::packedMatmulRows(p, DType::Q1_0, bytes.data(), dtypeRowBytes(DType::Q1_0, K), X,
                                           viaBlocks.data(), static_cast<std::size_t>(N), 0, static_cast<std::size_t>(N));
-                kernels::q1MatmulRows(p, planes.view(), X, viaPlanes.data(), static_cast<std::size_t>(N), 0, 5);
-                kernels::q1MatmulRows(p, planes.view(), X, viaPlanes.data(), static_cast<std::size_t>(N), 5,
+                // Two row ranges: tiles restart at an odd row.
+                kernels::q1MatmulRows(p, store.view(), X, viaSplit.data(), static_cast<std::size_t>(N), 0, 5);
+                kernels::q1MatmulRows(p, store.view(), X, viaSplit.data(), static_cast<std::size_t>(N), 5,
                                       static_cast<std::size_t>(N));
                 INFO("path " << kernels::qPathName(p) << " nb " << nb << " T " << T);
-                CHECK(viaPlanes == viaBlocks);
-                for (std::size_t i = 0; i < ref.size(); ++i) {
-                    CHECK(std::fabs(viaPlanes[i] - exact[i]) <= 1e-5 * bound[i] + 1e-30);
-                    CHECK(std::fabs(viaPlanes[i] - ref[i]) <= 1e-5 * bound[i] + 1e-30);
+                CHECK(viaSplit == viaBlocks);
+                checkClose(viaSplit);
+                if (p == QPath::Avx2) {
+                    // The AVX2 kernel of the planes (when a caller has no LUT layout).
+                    std::vector<float> viaPlanes(ref.size(), -3.0f);
+                    kernels::q1MatmulRows(p, planes.view(), X, viaPlanes.data(), static_cast<std::size_t>(N), 0,
+                                          static_cast<std::size_t>(N));
+                    checkClose(viaPlanes);
                 }
             }
+            // The other paths cannot read the LUT layout alone.
+            std::vector<float> y(ref.size());
+            CHECK_THROWS_AS(kernels::q1MatmulRows(QPath::Scalar, lut.view(), X, y.data(), static_cast<std::size_t>(N), 0,
+                                                  static_cast<std::size_t>(N)),
+                            std::invalid_argument);
         }
     }
     CHECK_THROWS_AS(kernels::splitQ1(nullptr, 1, 100), std::invalid_argument);
+}
+
+TEST_CASE("Q1_0 AVX2 LUT kernel: the exact integer dot product with unit scales, extreme activations included",
+          "[packed]")
+{
+    if (!kernels::qPathSupported(QPath::Avx2))
+        return;
+    std::mt19937 rng(21);
+    // Activations ±127 (the largest table entries, |T| = 508, and the largest block sums) and random ones.
+    for (int mode = 0; mode < 3; ++mode) {
+        const int N = 40, nb = 5, K = 128 * nb, T = 3;
+        const auto bytes = randomBlocks(DType::Q1_0, N, K, rng, true);
+        std::vector<float> x(static_cast<std::size_t>(T * K));
+        std::uniform_int_distribution<int> bit(0, 1);
+        for (auto& v : x)
+            v = mode == 0 ? 127.0f : mode == 1 ? (bit(rng) ? 127.0f : -127.0f) : static_cast<float>(static_cast<int>(rng() % 255) - 127);
+        for (int t = 0; t < T; ++t) // every block keeps max |x| = 127, so d = 1 and q = x exactly
+            for (int b = 0; b < nb; ++b)
+                x[static_cast<std::size_t>(t * K + b * 128)] = 127.0f;
+        kernels::QuantizedActivations X;
+        kernels::quantizeActivations(QPath::Scalar, x.data(), T, K, 128, X);
+        const auto lut = kernels::splitQ1(bytes.data(), N, K, QPath::Avx2);
+        std::vector<float> got(static_cast<std::size_t>(T * N));
+        kernels::q1MatmulRows(QPath::Avx2, lut.view(), X, got.data(), static_cast<std::size_t>(N), 0, static_cast<std::size_t>(N));
+        for (int t = 0; t < T; ++t)
+            for (int n = 0; n < N; ++n) {
+                std::int64_t s = 0;
+                for (int k = 0; k < K; ++k) {
+                    const auto byte = static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(n) * nb * 18 +
+                                                                      static_cast<std::size_t>(k / 128) * 18 + 2 + k % 128 / 8]);
+                    s += ((byte >> (k % 8)) & 1u ? 1 : -1) * X.qRow(t)[k];
+                }
+                INFO("mode " << mode << " t " << t << " n " << n);
+                CHECK(got[static_cast<std::size_t>(t * N + n)] == static_cast<float>(s));
+            }
+    }
 }
 
 TEST_CASE("packed GEMM equals token-by-token GEMV bit for bit, for 1..3 threads", "[packed]")

@@ -229,16 +229,39 @@ void splitQ1Rows(const std::byte* W, std::size_t rowBytes, int K, std::size_t ro
         }
 }
 
-Q1PlaneStore splitQ1(const std::byte* W, int N, int K)
+void splitQ1LutRows(const std::byte* W, std::size_t rowBytes, int K, std::size_t rows, std::uint8_t* bits,
+                    std::uint16_t* scales)
+{
+    const int nb = K / 128;
+    const auto blockBytes = static_cast<std::size_t>(dtypeBlockBytes(DType::Q1_0));
+    std::memset(bits, 0, q1LutBytes(rows, nb));
+    std::memset(scales, 0, q1LutBytes(rows, nb) / 16 * sizeof(std::uint16_t));
+    for (std::size_t n = 0; n < rows; ++n)
+        for (int b = 0; b < nb; ++b) {
+            const std::byte* blk = W + n * rowBytes + static_cast<std::size_t>(b) * blockBytes;
+            std::memcpy(scales + q1LutScaleOffset(nb, n, b), blk, 2);
+            for (int i = 0; i < 16; ++i)
+                bits[q1LutBitsOffset(nb, n, b, i)] = static_cast<std::uint8_t>(blk[2 + i]);
+        }
+}
+
+Q1PlaneStore splitQ1(const std::byte* W, int N, int K, QPath path)
 {
     if (N < 0 || K <= 0 || K % 128 != 0)
         throw std::invalid_argument("splitQ1: Q1_0 rows need K a multiple of 128, got " + std::to_string(K));
     Q1PlaneStore s;
     s.rows = N;
     s.blocksPerRow = K / 128;
-    s.bits.resize(q1BitsBytes(static_cast<std::size_t>(N), s.blocksPerRow));
-    s.scales.resize(static_cast<std::size_t>(N) * static_cast<std::size_t>(s.blocksPerRow));
-    splitQ1Rows(W, dtypeRowBytes(DType::Q1_0, K), K, static_cast<std::size_t>(N), s.bits.data(), s.scales.data());
+    const auto rows = static_cast<std::size_t>(N);
+    if (path == QPath::Avx2) {
+        s.lutBits.resize(q1LutBytes(rows, s.blocksPerRow));
+        s.lutScales.resize(s.lutBits.size() / 16);
+        splitQ1LutRows(W, dtypeRowBytes(DType::Q1_0, K), K, rows, s.lutBits.data(), s.lutScales.data());
+        return s;
+    }
+    s.bits.resize(q1BitsBytes(rows, s.blocksPerRow));
+    s.scales.resize(rows * static_cast<std::size_t>(s.blocksPerRow));
+    splitQ1Rows(W, dtypeRowBytes(DType::Q1_0, K), K, rows, s.bits.data(), s.scales.data());
     return s;
 }
 
@@ -251,6 +274,9 @@ void q1MatmulRows(QPath path, const Q1Planes& W, const QuantizedActivations& X, 
                                     " blocks against activations of " + std::to_string(X.blocksPerToken()));
     if (rowBegin >= rowEnd || X.tokens <= 0)
         return;
+    if (!W.bits && !(path == QPath::Avx2 && W.lutBits))
+        throw std::invalid_argument(std::string("q1MatmulRows: the ") + qPathName(path) +
+                                    " path needs the Q1_0 planes (splitQ1 made the AVX2 LUT layout only)");
     switch (path) {
     case QPath::Avx512: detail::q1MatmulRowsAvx512(W, X, Y, ldy, rowBegin, rowEnd); return;
     case QPath::Avx2: detail::q1MatmulRowsAvx2(W, X, Y, ldy, rowBegin, rowEnd); return;
@@ -268,14 +294,27 @@ void packedMatmulRows(QPath path, DType type, const std::byte* W, std::size_t ro
     if (type == DType::Q1_0 && path != QPath::Scalar) {
         // GGUF-layout Q1_0 (tests, one-off products): split this row range, then the planes kernel. The scalar
         // reference decodes the GGUF blocks through the type table instead, so the two stay independent.
+        // (The AVX2 path gets its LUT layout.)
         thread_local Q1PlaneStore split;
         const std::size_t rows = rowEnd - rowBegin;
         const std::size_t nb = static_cast<std::size_t>(X.blocksPerToken());
-        split.bits.resize(q1BitsBytes(rows, static_cast<int>(nb)));
-        split.scales.resize(rows * nb);
         split.blocksPerRow = static_cast<int>(nb);
-        splitQ1Rows(W + rowBegin * rowBytes, rowBytes, X.cols, rows, split.bits.data(), split.scales.data());
-        q1MatmulRows(path, split.view(), X, Y + rowBegin, ldy, 0, rows);
+        Q1Planes view{};
+        view.blocksPerRow = split.blocksPerRow;
+        if (path == QPath::Avx2) {
+            split.lutBits.resize(q1LutBytes(rows, static_cast<int>(nb)));
+            split.lutScales.resize(split.lutBits.size() / 16);
+            splitQ1LutRows(W + rowBegin * rowBytes, rowBytes, X.cols, rows, split.lutBits.data(), split.lutScales.data());
+            view.lutBits = split.lutBits.data();
+            view.lutScales = split.lutScales.data();
+        } else {
+            split.bits.resize(q1BitsBytes(rows, static_cast<int>(nb)));
+            split.scales.resize(rows * nb);
+            splitQ1Rows(W + rowBegin * rowBytes, rowBytes, X.cols, rows, split.bits.data(), split.scales.data());
+            view.bits = split.bits.data();
+            view.scales = split.scales.data();
+        }
+        q1MatmulRows(path, view, X, Y + rowBegin, ldy, 0, rows);
         return;
     }
     if (detail::isSuperBlockType(type)) {

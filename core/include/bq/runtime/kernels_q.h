@@ -75,10 +75,18 @@ void packedMatmulRows(QPath path, DType type, const std::byte* W, std::size_t ro
 // and the 8 rows of a GEMV pass read one contiguous stream. Blocks after the last whole group follow as two
 // 64-bit halves per block, again side by side for the 8 rows. The same bytes as the GGUF blocks, rearranged
 // once at load; q1BitsOffset says where each byte went.
+//
+// The AVX2 path reads its own arrangement of the same bytes instead (the "LUT layout", made by splitQ1 for that
+// path): rows in tiles of 32 (the last one zero-padded); within a tile, for block b and sign byte c (< 16), the 32
+// rows' bytes side by side (q1LutBitsOffset), so each nibble of a 32-byte vector indexes one 16-entry table of
+// ±sums of 4 activations for 32 rows at once (vpshufb); the fp16 scales of block b of the 32 rows follow in the
+// order the kernel's int32 lanes come out: even rows, then odd rows (q1LutScaleOffset).
 struct Q1Planes {
     const std::uint8_t* bits = nullptr;
     const std::uint16_t* scales = nullptr;
     int blocksPerRow = 0;
+    const std::uint8_t* lutBits = nullptr; // the AVX2 LUT layout, when prepared (then bits / scales may be null)
+    const std::uint16_t* lutScales = nullptr;
 };
 // Offset in the bits plane of byte `byte` (< 16) of block b of row n, for rows of nb blocks.
 constexpr std::size_t q1BitsOffset(int nb, std::size_t n, int b, int byte) noexcept
@@ -95,20 +103,49 @@ constexpr std::size_t q1BitsBytes(std::size_t N, int nb) noexcept
 {
     return (N + 7) / 8 * 8 * static_cast<std::size_t>(nb) * 16;
 }
+// LUT layout (AVX2): offset of byte `byte` (< 16) of block b of row n in the bits, and of that block's scale.
+constexpr std::size_t q1LutBitsOffset(int nb, std::size_t n, int b, int byte) noexcept
+{
+    return ((n / 32 * static_cast<std::size_t>(nb) + static_cast<std::size_t>(b)) * 16 + static_cast<std::size_t>(byte)) * 32 +
+           n % 32;
+}
+constexpr std::size_t q1LutScaleOffset(int nb, std::size_t n, int b) noexcept
+{
+    return (n / 32 * static_cast<std::size_t>(nb) + static_cast<std::size_t>(b)) * 32 + n % 2 * 16 + n % 32 / 2;
+}
+// Bytes of the LUT bits of N rows of nb blocks (rows padded to a multiple of 32); the scales take a 32nd of that
+// in fp16 values.
+constexpr std::size_t q1LutBytes(std::size_t N, int nb) noexcept
+{
+    return (N + 31) / 32 * 32 * static_cast<std::size_t>(nb) * 16;
+}
 struct Q1PlaneStore {
     std::vector<std::uint8_t> bits;
     std::vector<std::uint16_t> scales;
+    std::vector<std::uint8_t> lutBits;
+    std::vector<std::uint16_t> lutScales;
     int rows = 0, blocksPerRow = 0;
-    Q1Planes view() const noexcept { return {bits.data(), scales.data(), blocksPerRow}; }
+    Q1Planes view() const noexcept
+    {
+        return {bits.empty() ? nullptr : bits.data(), scales.empty() ? nullptr : scales.data(), blocksPerRow,
+                lutBits.empty() ? nullptr : lutBits.data(), lutScales.empty() ? nullptr : lutScales.data()};
+    }
 };
 // Splits `rows` GGUF Q1_0 rows of K weights (rowBytes = dtypeRowBytes(Q1_0, K) apart) into bits
 // (q1BitsBytes(rows, K / 128) bytes, zero-filled here first) and scales (rows × K / 128).
 void splitQ1Rows(const std::byte* W, std::size_t rowBytes, int K, std::size_t rows, std::uint8_t* bits,
                  std::uint16_t* scales);
-Q1PlaneStore splitQ1(const std::byte* W, int N, int K);
+// The same into the LUT layout: bits (q1LutBytes(rows, K / 128)) and scales (q1LutBytes / 16 values), zero-filled
+// here first.
+void splitQ1LutRows(const std::byte* W, std::size_t rowBytes, int K, std::size_t rows, std::uint8_t* bits,
+                    std::uint16_t* scales);
+// The layout `path` reads: the LUT layout for QPath::Avx2 (only it), the planes otherwise.
+Q1PlaneStore splitQ1(const std::byte* W, int N, int K, QPath path = bestQPath());
 
 // Single-threaded row-range kernel over Q1_0 planes; same contract and same results as packedMatmulRows on the
-// equivalent GGUF rows (bit for bit, on each path).
+// equivalent GGUF rows (bit for bit, on each path). The AVX2 path reads the LUT layout when W has it, else the
+// planes (a different fp32 summation order: results agree with the reference, not bit for bit with each other);
+// the other paths need the planes.
 void q1MatmulRows(QPath path, const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy,
                   std::size_t rowBegin, std::size_t rowEnd);
 // Multithreaded Q1_0 planes product, Y [T][N] = Ŵ X [T][K], best path.
