@@ -82,38 +82,49 @@ struct Message {
 
 constexpr unsigned kDataspace = 0x01, kDatatype = 0x03, kLayout = 0x08, kAttribute = 0x0C, kContinuation = 0x10;
 
-// Calls f(message) for every message of the version 2 object header at `address` and of its continuation chunks.
+// Calls f(message) for every message of the object header at `address` and of its continuation chunks: version 2
+// ("OHDR", what libhdf5 writes with the 1.8 format bounds bitstudio uses; "OCHK" continuation chunks) or version 1
+// (no signature; what h5py and older writers make, accepted so that such a file gets the error it deserves).
 // Bounded: the chunks' bytes together never exceed the file's size (legitimate chunks do not overlap).
 template <class F>
 void forEachMessage(const FileBytes& f, std::uint64_t address, const std::string& item, F&& onMessage)
 {
-    if (!f.holds(address, 6) || std::memcmp(f.b + address, "OHDR", 4) != 0 || f.b[address + 4] != 2)
-        f.fail(item + " (object header)", "a version 2 object header (\"OHDR\"), as bitstudio writes run files",
-               static_cast<std::size_t>(std::min<std::uint64_t>(address, f.n)));
-    const unsigned headerFlags = f.b[address + 5];
-    std::size_t prefix = 6 + ((headerFlags & 0x20) ? 16 : 0) + ((headerFlags & 0x10) ? 4 : 0);
-    const int chunkSizeBytes = 1 << (headerFlags & 3);
-    if (!f.holds(address, prefix + chunkSizeBytes)) f.fail(item + " (object header)", "a complete header", address);
-    const std::uint64_t chunk0 = le(f.b + address + prefix, chunkSizeBytes);
-    prefix += static_cast<std::size_t>(chunkSizeBytes);
-    const std::size_t messageHeader = (headerFlags & 0x04) ? 6 : 4; // creation order tracked: 2 more bytes
+    const auto at = [&](std::uint64_t offset) { return static_cast<std::size_t>(std::min<std::uint64_t>(offset, f.n)); };
+    const bool v2 = f.holds(address, 6) && std::memcmp(f.b + address, "OHDR", 4) == 0 && f.b[address + 4] == 2;
+    const bool v1 = !v2 && f.holds(address, 16) && f.b[address] == 1;
+    if (!v1 && !v2)
+        f.fail(item + " (object header)", "an object header of version 1 or 2 (\"OHDR\")", at(address));
+    std::uint64_t messagesStart = 0, messagesSize = 0;
+    std::size_t messageHeader = 8; // version 1: type (2), size (2), flags (1), reserved (3)
+    if (v2) {
+        const unsigned headerFlags = f.b[address + 5];
+        std::size_t prefix = 6 + ((headerFlags & 0x20) ? 16 : 0) + ((headerFlags & 0x10) ? 4 : 0);
+        const int chunkSizeBytes = 1 << (headerFlags & 3);
+        if (!f.holds(address, prefix + chunkSizeBytes)) f.fail(item + " (object header)", "a complete header", at(address));
+        messagesSize = le(f.b + address + prefix, chunkSizeBytes);
+        messagesStart = address + prefix + static_cast<std::size_t>(chunkSizeBytes);
+        messageHeader = (headerFlags & 0x04) ? 6 : 4; // type (1), size (2), flags (1), [creation order (2)]
+    } else {
+        messagesSize = le(f.b + address + 8, 4); // version, reserved, message count, reference count, size, padding
+        messagesStart = address + 16;
+    }
 
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> chunks{{address + prefix, chunk0}}; // messages: start, size
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> chunks{{messagesStart, messagesSize}}; // start, size
     std::set<std::uint64_t> seen{address};
     std::uint64_t walked = 0;
     for (std::size_t k = 0; k < chunks.size(); ++k) {
         const auto [start, size] = chunks[k];
         walked += size;
         if (!f.holds(start, size) || walked > f.n)
-            f.fail(item + " (object header chunk at byte " + std::to_string(start) + ")",
-                   "a chunk inside the file", static_cast<std::size_t>(std::min<std::uint64_t>(start, f.n)));
+            f.fail(item + " (object header chunk at byte " + std::to_string(start) + ")", "a chunk inside the file",
+                   at(start));
         std::size_t p = static_cast<std::size_t>(start);
         const std::size_t end = p + static_cast<std::size_t>(size);
         while (end - p >= messageHeader) { // less than a message header left: the chunk's gap
             Message m;
-            m.type = f.b[p];
-            m.size = static_cast<std::size_t>(le(f.b + p + 1, 2));
-            m.flags = f.b[p + 3];
+            m.type = v2 ? f.b[p] : static_cast<unsigned>(le(f.b + p, 2));
+            m.size = static_cast<std::size_t>(le(f.b + p + (v2 ? 1 : 2), 2));
+            m.flags = f.b[p + (v2 ? 3 : 4)];
             m.at = p + messageHeader;
             m.data = f.b + m.at;
             if (m.size > end - m.at)
@@ -121,11 +132,14 @@ void forEachMessage(const FileBytes& f, std::uint64_t address, const std::string
                        "a message inside its chunk", p);
             if (m.type == kContinuation) {
                 if (m.size < 16) f.fail(item + " (continuation message)", "an address and a length", m.at);
-                const std::uint64_t at = le(m.data, 8), length = le(m.data + 8, 8);
-                if (!seen.insert(at).second) f.fail(item + " (continuation message)", "a chunk not seen before", m.at);
-                if (!f.holds(at, length) || length < 8 || std::memcmp(f.b + at, "OCHK", 4) != 0)
-                    f.fail(item + " (continuation message)", "an \"OCHK\" chunk inside the file", m.at);
-                chunks.emplace_back(at + 4, length - 8); // signature before, checksum after
+                const std::uint64_t next = le(m.data, 8), length = le(m.data + 8, 8);
+                if (!seen.insert(next).second)
+                    f.fail(item + " (continuation message)", "a chunk not seen before", m.at);
+                if (!f.holds(next, length) || (v2 && (length < 8 || std::memcmp(f.b + next, "OCHK", 4) != 0)))
+                    f.fail(item + " (continuation message)",
+                           v2 ? "an \"OCHK\" chunk inside the file" : "a chunk inside the file", m.at);
+                if (v2) chunks.emplace_back(next + 4, length - 8); // signature before, checksum after
+                else chunks.emplace_back(next, length);
             }
             onMessage(m);
             p = m.at + m.size;

@@ -4,8 +4,8 @@
 // allocates that many bytes, up to 4 GiB, before it looks at the heap object the descriptor names; a length
 // below the object's size makes it copy past its buffer). Both were found by fuzz_run_file. Each check reads the
 // file's bytes as the HDF5 file format specification lays them out and throws bq::FormatError naming the file and
-// the item; they accept exactly what libhdf5 writes for bitstudio (8-byte offsets and lengths, version 2 object
-// headers, compact or contiguous string datasets).
+// the item; they accept what libhdf5 and h5py write (8-byte offsets and lengths, version 1 or 2 object headers,
+// attributes in the object header, compact or contiguous string datasets) and refuse the rest by name.
 #pragma once
 #include "run_file_h5.h"
 #include <filesystem>
