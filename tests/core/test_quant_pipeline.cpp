@@ -281,6 +281,29 @@ TEST_CASE("recipe errors name the rule, the tensor and a fix", "[quant][recipe]"
     REQUIRE_FALSE(containing(msgs, "rule 2: method: unknown quantization method 'bogus'").empty());
     REQUIRE_FALSE(containing(msgs, "rule 3: the rule sets nothing").empty());
     REQUIRE(issuesOf(json::parse(R"({"defaults": {}})")).size() == 1); // version missing
+    // Regexes are PCRE2. fuzz_recipe found std::regex overflowing a signed long (undefined behaviour) on the
+    // back-reference \7777777777777777777; PCRE2 reads it as an octal escape and digits, a valid pattern that
+    // matches no tensor here. Repeat counts too large to represent and patterns whose compiled size would explode
+    // are refused like any bad regex.
+    for (const char* hostile : {"(a{60000}){60000}", "a{99999999999}"}) {
+        const json j = {{"version", 1}, {"rules", json::array({{{"match", {{"regex", hostile}}}, {"method", "sign"}}})}};
+        const auto bad = issuesOf(j);
+        REQUIRE(bad.size() == 1);
+        REQUIRE_THAT(bad[0].message, Catch::Contains("invalid regex"));
+    }
+    RecipeRule octal;
+    octal.regex = true;
+    octal.pattern = R"(blk\7777777777777777777777\..*)";
+    REQUIRE(issuesOf({{"version", 1}, {"rules", json::array({{{"match", {{"regex", octal.pattern}}}, {"method", "sign"}}})}})
+                .empty());
+    REQUIRE_FALSE(octal.matches("blk.7.attn_q.weight"));
+    // Whole-name matching, as before: alternation and escapes, nothing matched in part.
+    RecipeRule byRegex;
+    byRegex.regex = true;
+    byRegex.pattern = R"(blk\.(0|1)\.attn_v\.weight)";
+    REQUIRE(byRegex.matches("blk.1.attn_v.weight"));
+    REQUIRE_FALSE(byRegex.matches("blk.10.attn_v.weight"));
+    REQUIRE_FALSE(byRegex.matches("xblk.1.attn_v.weight"));
 
     // q1_0 needs m % 128 == 0: stories260K's shapes (64, 172) cannot take it.
     const auto small = makeSyntheticModel(syntheticShape("stories260k"));

@@ -85,4 +85,23 @@ void Pcre2Regex::forEachMatch(std::string_view subject,
     }
 }
 
+bool Pcre2Regex::matchesWhole(std::string_view subject) const
+{
+    std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> md(
+        pcre2_match_data_create_from_pattern(m_code->code, nullptr), pcre2_match_data_free);
+    if (!md)
+        throw std::bad_alloc();
+    // PCRE2_ENDANCHORED is not honoured by JIT code, so the interpreter runs (bounded by PCRE2's match limit).
+    const int rc = pcre2_match(m_code->code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0,
+                               PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_NO_JIT, md.get(), nullptr);
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return false;
+    if (rc < 0) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(rc, msg, sizeof msg);
+        throw std::runtime_error(std::string("regex match failed: ") + reinterpret_cast<const char*>(msg));
+    }
+    return true;
+}
+
 } // namespace bq

@@ -23,6 +23,8 @@ public:
     // Calls onMatch(begin, end) for every non-overlapping match, left to right (byte offsets; empty matches
     // are skipped).
     void forEachMatch(std::string_view subject, const std::function<void(std::size_t, std::size_t)>& onMatch) const;
+    // True when the pattern matches the whole subject (anchored at both ends), as std::regex_match.
+    bool matchesWhole(std::string_view subject) const;
     const std::string& pattern() const noexcept { return m_pattern; }
     bool literal() const noexcept { return m_literal; }
 

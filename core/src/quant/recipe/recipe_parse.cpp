@@ -4,8 +4,8 @@
 #include "bq/quant/recipe/recipe.h"
 #include "bq/util/errors.h"
 #include "bq/util/limits.h"
+#include "bq/tokenizer/pcre2_regex.h"
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -180,8 +180,8 @@ Recipe parseRecipe(const json& j, const std::string& origin)
                     }
                     if (rule.regex) {
                         try {
-                            std::regex test(rule.pattern, std::regex::ECMAScript);
-                        } catch (const std::regex_error& e) {
+                            Pcre2Regex test(rule.pattern);
+                        } catch (const std::invalid_argument& e) {
                             bad(index, "invalid regex \"" + rule.pattern + "\": " + e.what());
                         }
                     }

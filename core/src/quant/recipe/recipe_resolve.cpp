@@ -3,8 +3,8 @@
 #include "bq/model/tensor_names.h"
 #include "bq/quant/methods/method.h"
 #include "bq/quant/recipe/recipe.h"
+#include "bq/tokenizer/pcre2_regex.h"
 #include <algorithm>
-#include <regex>
 #include <map>
 #include <set>
 
@@ -44,7 +44,7 @@ std::string RecipeRule::label() const { return regex ? "regex " + pattern : patt
 bool RecipeRule::matches(const std::string& tensor) const
 {
     if (regex)
-        return std::regex_match(tensor, std::regex(pattern, std::regex::ECMAScript));
+        return Pcre2Regex(pattern).matchesWhole(tensor);
     return globMatch(pattern.c_str(), tensor.c_str());
 }
 
