@@ -17,40 +17,24 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-PEER=${BQ_PEER_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/bitstudio/peers}
-NLC_VERSION=3.22.1
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-1}
 CLI=${BQ_CLI:-$repo/build/app/bitstudio-cli}
-LLAMA=$PEER/llama.cpp
-NATIVE=$LLAMA/build
+peer_name=peer_bench
+source "$here/peer_llama.sh"
 AVX2=$PEER/llama-avx2
 MODEL=${BQ_BENCH_GGUF:-$PEER/llama3.2-1b-synthetic-q1_0.gguf}
 
-mkdir -p "$PEER"
-case "$PEER" in "$repo"|"$repo"/*) echo "peer_bench: BQ_PEER_DIR must be outside the repository" >&2; exit 1;; esac
 [ -x "$CLI" ] || { echo "peer_bench: no $CLI (build first: bash packaging/dev.sh build)" >&2; exit 1; }
 
 # 1. llama.cpp's source: the git bundle inside node-llama-cpp's npm tarball (llama/gitRelease.bundle).
-if [ ! -d "$LLAMA/.git" ] && [ ! -f "$LLAMA/CMakeLists.txt" ]; then
-  (cd "$PEER" && npm pack --silent "node-llama-cpp@$NLC_VERSION" >/dev/null &&
-   tar xzf "node-llama-cpp-$NLC_VERSION.tgz" package/llama/gitRelease.bundle package/llama/llama.cpp.info.json &&
-   git clone -q package/llama/gitRelease.bundle llama.cpp)
-fi
+peer_llama_source
 
 # 2. Two CPU-only builds (static libraries): native (the build peer_reference.sh uses) and AVX2-only.
-common=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_SERVER=OFF
-        -DLLAMA_BUILD_TESTS=OFF -DBUILD_SHARED_LIBS=OFF -DGGML_OPENMP=OFF)
-if [ ! -x "$NATIVE/bin/llama-bench" ] || [ ! -x "$NATIVE/bin/llama-quantize" ]; then
-  [ -f "$NATIVE/CMakeCache.txt" ] || cmake -S "$LLAMA" -B "$NATIVE" "${common[@]}" -DGGML_NATIVE=ON >/dev/null
-  nice cmake --build "$NATIVE" -j"$THREADS" --target llama-bench llama-quantize
-fi
-if [ ! -x "$AVX2/bin/llama-bench" ]; then
-  cmake -S "$LLAMA" -B "$AVX2" "${common[@]}" -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON \
-    -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF \
-    -DGGML_AVX_VNNI=OFF -DGGML_BMI2=ON >/dev/null
-  nice cmake --build "$AVX2" -j"$THREADS" --target llama-bench
-fi
+peer_llama_build "$NATIVE" "llama-bench llama-quantize" -DGGML_NATIVE=ON
+peer_llama_build "$AVX2" "llama-bench" -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+  -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF -DGGML_AVX_VNNI=OFF \
+  -DGGML_BMI2=ON
 
 # 3. The model: bitstudio's synthetic Llama-3.2-1B shape written as F16 GGUF, quantized by llama.cpp itself. Our
 # writer aligns to 64 bytes; llama-quantize copies general.alignment = 64 but pads its output to 32 (a file neither

@@ -17,31 +17,19 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-PEER=${BQ_PEER_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/bitstudio/peers}
-NLC_VERSION=3.22.1
 THREADS=${THREADS:-2}
 CLI=${BQ_CLI:-$repo/build/app/bitstudio-cli}
 MODEL=${BQ_SMOLLM2_GGUF:-$(bash "$here/fetch-models.sh")}
 PY=${BQ_PYTHON:-$(bash "$here/python-oracles.sh")}
-LLAMA=$PEER/llama.cpp
-
-mkdir -p "$PEER"
-case "$PEER" in "$repo"|"$repo"/*) echo "peer_reference: BQ_PEER_DIR must be outside the repository" >&2; exit 1;; esac
+peer_name=peer_reference
+source "$here/peer_llama.sh"
 
 # 1. llama.cpp's source: the git bundle inside node-llama-cpp's npm tarball (llama/gitRelease.bundle).
-if [ ! -d "$LLAMA/.git" ]; then
-  (cd "$PEER" && npm pack --silent "node-llama-cpp@$NLC_VERSION" >/dev/null &&
-   tar xzf "node-llama-cpp-$NLC_VERSION.tgz" package/llama/gitRelease.bundle package/llama/llama.cpp.info.json &&
-   git clone -q package/llama/gitRelease.bundle llama.cpp)
-fi
+peer_llama_source
 echo "llama.cpp: $(cat "$PEER/package/llama/llama.cpp.info.json" 2>/dev/null | tr -d '\n ' ) commit $(git -C "$LLAMA" rev-parse --short HEAD)"
 
 # 2. CPU-only build of the two tools we need (static libraries), then our libllama client.
-if [ ! -x "$LLAMA/build/bin/llama-quantize" ]; then
-  cmake -S "$LLAMA" -B "$LLAMA/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
-    -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TESTS=OFF -DBUILD_SHARED_LIBS=OFF -DGGML_OPENMP=OFF >/dev/null
-  nice cmake --build "$LLAMA/build" -j"$THREADS" --target llama-quantize llama-perplexity
-fi
+peer_llama_build "$NATIVE" "llama-quantize llama-perplexity" -DGGML_NATIVE=ON
 if [ ! -x "$PEER/llama_logits" ] || [ "$here/peer_reference/llama_logits.cpp" -nt "$PEER/llama_logits" ]; then
   g++ -O2 -std=c++17 -I"$LLAMA/include" -I"$LLAMA/ggml/include" "$here/peer_reference/llama_logits.cpp" \
     "$LLAMA/build/src/libllama.a" "$LLAMA/build/ggml/src/libggml.a" "$LLAMA/build/ggml/src/libggml-cpu.a" \
