@@ -6,6 +6,7 @@
 #include "bq/tokenizer/pcre2_regex.h"
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <set>
 
 namespace bq::quant {
@@ -41,11 +42,15 @@ bool globMatch(const char* p, const char* s)
 
 std::string RecipeRule::label() const { return regex ? "regex " + pattern : pattern; }
 
-bool RecipeRule::matches(const std::string& tensor) const
+bool RecipeRule::matches(const std::string& tensor) const { return matcher()(tensor); }
+
+std::function<bool(const std::string&)> RecipeRule::matcher() const
 {
-    if (regex)
-        return Pcre2Regex(pattern).matchesWhole(tensor);
-    return globMatch(pattern.c_str(), tensor.c_str());
+    if (regex) {
+        auto compiled = std::make_shared<const Pcre2Regex>(pattern);
+        return [compiled](const std::string& tensor) { return compiled->matchesWhole(tensor); };
+    }
+    return [glob = pattern](const std::string& tensor) { return globMatch(glob.c_str(), tensor.c_str()); };
 }
 
 const ResolvedTensor* Resolution::find(const std::string& tensor) const
@@ -101,6 +106,9 @@ Resolution resolveRecipe(const Recipe& recipe, const Model& model)
     Resolution res;
     std::vector<RecipeIssue> issues;
     std::vector<int> ruleHits(recipe.rules.size(), 0);
+    std::vector<std::function<bool(const std::string&)>> ruleMatches;
+    for (const RecipeRule& rule : recipe.rules)
+        ruleMatches.push_back(rule.matcher());
     std::set<std::string> names;
     std::map<std::string, int> keptUnfit; // method -> matrices kept because it cannot take their shape
     for (const WeightMatrix& w : recipeTensors(model)) {
@@ -132,7 +140,7 @@ Resolution resolveRecipe(const Recipe& recipe, const Model& model)
         };
         for (std::size_t i = 0; i < recipe.rules.size(); ++i) {
             const RecipeRule& rule = recipe.rules[i];
-            if (!rule.matches(w.tensor))
+            if (!ruleMatches[i](w.tensor))
                 continue;
             ++ruleHits[i];
             apply(rule.method, rule.options, rule.keepFp, "rule " + std::to_string(i + 1) + ": " + rule.label(),

@@ -19,6 +19,7 @@
 // block_size and damping reach a method only through its own options of those meanings (see resolveRecipe).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -57,6 +58,8 @@ struct RecipeRule {
     std::optional<bool> keepFp;
     std::string label() const; // "blk.*.ffn_down.weight" or "regex blk\.0\..*"
     bool matches(const std::string& tensor) const;
+    // The pattern compiled once, for matching many names (matches() compiles a regex on every call).
+    std::function<bool(const std::string&)> matcher() const;
 };
 
 struct RecipeOverride {
