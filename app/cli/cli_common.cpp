@@ -20,8 +20,9 @@ void addBackendOption(CLI::App& cmd, ModelOptions& options)
 {
     cmd.add_option("--backend", options.backend,
                    "auto (packed runtime for Q1_0/Q4_0/Q8_0 and bitstudio GGUF files, else fp32), fp32 (the "
-                   "reference, weights dequantized), packed (packed kernels wherever a weight has them)")
-        ->check(CLI::IsMember({"auto", "fp32", "packed"}));
+                   "reference, weights dequantized), packed (packed kernels wherever a weight has them), exact "
+                   "(packed, but bitstudio layers keep fp32 activations: Ŵx without int8 rounding, slower)")
+        ->check(CLI::IsMember({"auto", "fp32", "packed", "exact"}));
 }
 
 bq::workflow::OpenOptions openOptions(const ModelOptions& options)

@@ -70,8 +70,12 @@ std::string kernelPath(const std::string& kind)
     const std::string f32 = std::string("f32 ") + bq::kernels::f32PathName(bq::kernels::bestF32Path());
     if (kind == "fp32")
         return f32;
+    const std::string bitstudioFp32 = std::string("bitstudio fp32-act ") + (bq::cpuFeatures().avx2 ? "avx2" : "scalar");
+    if (kind == "bitstudio-fp32")
+        return bitstudioFp32 + ", " + f32;
     if (kind == "bitstudio")
-        return std::string("bitstudio ") + (bq::cpuFeatures().avx2 ? "avx2" : "scalar") + ", " + f32;
+        return std::string("bitstudio int8 ") + bq::kernels::qPathName(bq::kernels::bestQPath()) + " (" + bitstudioFp32 +
+               " for layers the int8 form cannot hold), " + f32;
     return std::string("int8 ") + bq::kernels::qPathName(bq::kernels::bestQPath()) + ", " + f32;
 }
 
@@ -113,7 +117,9 @@ void registerBench(CLI::App& app)
     cmd->add_option("--backends", o->backends,
                     "Comma-separated: fp32, q1_0, q4_0, q8_0, q6_k, tq2_0, tq1_0 (packed versions built in memory; TYPE:HEAD "
                     "gives one its own head type, e.g. q1_0:q6_k,q1_0:q8_0), packed (the model's "
-                    "own packed tensors), bitstudio. Default: fp32,q1_0,q4_0 (fp32,packed for a packed model)");
+                    "own packed tensors), bitstudio (int8 activations where a layer fits), bitstudio-fp32 (the "
+                    "same layers with fp32 activations, the exact reference). Default: fp32,q1_0,q4_0 (fp32,packed "
+                    "for a packed model)");
     cmd->add_option("--head", o->head, "Output head of the in-memory packed versions: same (as the linears), "
                                        "q8_0, q4_0, q6_k or f32");
     cmd->add_option("--kv", o->kv, "KV cache of the packed runtime: f32 or f16")
@@ -150,24 +156,28 @@ void registerBench(CLI::App& app)
                                         "without packed kernels repacked to Q8_0 at load); KV cache " + o->kv);
                 request.kernels.push_back(kernelPath("packed"));
                 request.kvElementBytesPerModel.push_back(packedOptions.f16KvCache ? 2 : 4);
-            } else if (name == "bitstudio") {
+            } else if (name == "bitstudio" || name == "bitstudio-fp32") {
                 // A bitstudio export runs as exported; any other model gets XNOR sign layers built in memory.
                 const bool exported = bq::workflow::isBitstudioGguf(*model);
                 if (!exported && packedInput)
                     throw std::runtime_error("bench: the bitstudio back-end runs a bitstudio export or an fp32 model; " +
                                              model->sourcePath + " holds other packed tensors");
+                const bq::BitstudioKernel kernel =
+                    name == "bitstudio" ? bq::BitstudioKernel::Auto : bq::BitstudioKernel::Fp32;
                 bq::PackedModelOptions bitstudio = packedOptions;
-                bitstudio.linearFactory = exported ? bq::exporter::bitstudioLinearFactory(model->sourcePath)
-                                                   : bq::bitstudioSignFactory();
+                bitstudio.linearFactory = exported ? bq::exporter::bitstudioLinearFactory(model->sourcePath, kernel)
+                                                   : bq::bitstudioSignFactory(kernel);
                 if (!exported)
                     std::fprintf(stderr, "building bitstudio sign layers...\n");
                 request.models.push_back(bq::makePackedModel(model, o->modelOptions.threads, bitstudio));
                 request.notes.push_back(std::string(exported ? "bitstudio layers as exported"
                                                              : "bitstudio layout, sign x fp16 mean|w| per row (every "
                                                                "matrix incl. head), built in memory") +
-                                        " (fp32 activations); KV cache " + o->kv);
+                                        (name == "bitstudio" ? " (int8 activations where a layer fits)"
+                                                             : " (fp32 activations)") +
+                                        "; KV cache " + o->kv);
                 request.kvElementBytesPerModel.push_back(bitstudio.f16KvCache ? 2 : 4);
-                request.kernels.push_back(kernelPath("bitstudio"));
+                request.kernels.push_back(kernelPath(name));
             } else {
                 // "q1_0" (head per --head) or "q1_0:q6_k" (this back-end's own head type).
                 const auto colon = name.find(':');

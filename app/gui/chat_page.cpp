@@ -142,7 +142,7 @@ void ChatPage::configureQuantized()
         m_quantized->setModel(
             [q]() -> std::shared_ptr<const bq::InferenceModel> {
                 bq::workflow::OpenOptions packed;
-                packed.backend = "packed"; // the exact bitstudio kernels: what the bitstudio export runs
+                packed.backend = "packed"; // the bitstudio kernels: what the bitstudio export runs
                 try {
                     return bq::workflow::makeQuantizedInference(*q, packed);
                 } catch (const std::runtime_error&) {

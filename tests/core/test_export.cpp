@@ -611,7 +611,7 @@ TEST_CASE("bitstudio PackedLinear: scalar and AVX2 kernels equal the dequantized
             auto lin = bq::makeBitstudioPackedLinear(q, kind);
             CHECK(lin->rows() == n);
             CHECK(lin->cols() == m);
-            CHECK(lin->kind() == "bitstudio.kitchen-sink");
+            CHECK(lin->kind() == "bitstudio-fp32.kitchen-sink");
             std::vector<float> y(static_cast<std::size_t>(3 * n)), y1(static_cast<std::size_t>(n));
             lin->gemm(x.data(), 3, y.data(), &pool);
             for (int t = 0; t < 3; ++t) {

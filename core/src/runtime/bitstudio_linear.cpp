@@ -76,7 +76,7 @@ public:
     {
         q.validate();
         m_mb = (m_m + 7) / 8;
-        const bool avx2 = kernel == BitstudioKernel::Avx2 || (kernel == BitstudioKernel::Auto && cpuFeatures().avx2);
+        const bool avx2 = kernel == BitstudioKernel::Avx2 || (kernel != BitstudioKernel::Scalar && cpuFeatures().avx2);
         for (const auto& p : q.planes) {
             Plane pl;
             pl.group = p.group > 0 ? p.group : m_m;
@@ -110,7 +110,7 @@ public:
     int rows() const override { return m_n; }
     int cols() const override { return m_m; }
     std::uint64_t weightBytes() const override { return m_bytes; }
-    std::string kind() const override { return "bitstudio." + m_method; }
+    std::string kind() const override { return "bitstudio-fp32." + m_method; }
 
     void gemv(const float* x, float* y, ThreadPool* pool) const override
     {
@@ -193,6 +193,8 @@ std::unique_ptr<PackedLinear> makeBitstudioPackedLinear(const QuantizedLinear& l
 {
     if (kernel == BitstudioKernel::Avx2 && !cpuFeatures().avx2)
         throw std::invalid_argument("makeBitstudioPackedLinear: AVX2 requested but the CPU (or BQ_CPU) lacks it");
+    if (kernel == BitstudioKernel::Int8 || (kernel == BitstudioKernel::Auto && bitstudioInt8Refusal(layer).empty()))
+        return makeBitstudioInt8Linear(layer, kernels::bestQPath());
     return std::make_unique<BitstudioLinear>(layer, kernel);
 }
 

@@ -15,6 +15,12 @@ namespace bq::workflow {
 
 namespace {
 
+// "exact": the bitstudio layers with fp32 activations (the reference); otherwise int8 where a layer fits.
+BitstudioKernel bitstudioKernel(const OpenOptions& options)
+{
+    return options.backend == "exact" ? BitstudioKernel::Fp32 : BitstudioKernel::Auto;
+}
+
 std::shared_ptr<const Model> openBaseModel(const std::string& spec, const std::filesystem::path& tokenizer,
                                            bool requireTokenizer = true)
 {
@@ -71,16 +77,16 @@ std::shared_ptr<const InferenceModel> makeQuantizedInference(const quant::Quanti
 {
     if (!q.base->tokenizer)
         throw std::runtime_error(q.runPath + ": the base model has no tokenizer; pass --tokenizer FILE");
-    if (options.backend != "packed")
+    if (options.backend != "packed" && options.backend != "exact")
         return makeFp32Model(q.base, options.threads, q.fakeQuantOverrides());
-    // Every quantized layer through the bitstudio kernels (exact, as the bitstudio export runs), the rest fp32.
+    // Every quantized layer through the bitstudio kernels (as the bitstudio export runs), the rest fp32.
     // A quantized tied embedding would also need a quantized lookup table, which only an exported file has.
     if (q.base->config.tiedEmbeddings && q.layers.count("token_embd.weight"))
         throw std::runtime_error(q.runPath + ": --backend packed: the run quantized the tied embedding; export it "
                                              "(bitstudio-cli export --format bitstudio) and run the exported file");
     auto linears = std::make_shared<std::map<std::string, std::shared_ptr<const PackedLinear>>>();
     for (const auto& [name, layer] : q.layers)
-        linears->emplace(name, makeBitstudioPackedLinear(layer));
+        linears->emplace(name, makeBitstudioPackedLinear(layer, bitstudioKernel(options)));
     PackedModelOptions packed;
     packed.linearFactory = [linears](const Model&, const std::string& name) {
         const auto it = linears->find(name);
@@ -104,14 +110,15 @@ std::shared_ptr<const InferenceModel> makeInference(std::shared_ptr<const Model>
     if (options.backend == "fp32")
         return makeFp32Model(model, options.threads);
     if (isRunFileSpec(spec)) // openModel gave the fake-quantized model; the packed run needs the layers themselves
-        return options.backend == "packed" ? openInference(spec, options) : makeFp32Model(model, options.threads);
+        return options.backend == "packed" || options.backend == "exact" ? openInference(spec, options)
+                                                                          : makeFp32Model(model, options.threads);
     if (isBitstudioGguf(*model)) { // every quantized layer exactly, through the bitstudio kernels
         PackedModelOptions packed;
-        packed.linearFactory = exporter::bitstudioLinearFactory(model->sourcePath);
+        packed.linearFactory = exporter::bitstudioLinearFactory(model->sourcePath, bitstudioKernel(options));
         return makePackedModel(model, options.threads, std::move(packed));
     }
     // Q1_0 / Q4_0 / Q8_0 linear weights: the packed runtime, used in place.
-    if (options.backend == "packed" || hasPackedLinears(*model))
+    if (options.backend == "packed" || options.backend == "exact" || hasPackedLinears(*model))
         return makePackedModel(model, options.threads);
     return makeFp32Model(model, options.threads);
 }

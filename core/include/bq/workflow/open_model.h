@@ -30,7 +30,7 @@ namespace bq::workflow {
 struct OpenOptions {
     std::filesystem::path tokenizer; // llama2.c checkpoints; for run files it replaces the stored tokenizer path
     int threads = 0;                 // inference threads (0 = all cores)
-    std::string backend = "auto";    // auto | fp32 | packed
+    std::string backend = "auto";    // auto | fp32 | packed | exact (packed, bitstudio layers with fp32 activations)
     bool requireTokenizer = true;    // llama2.c checkpoints: false opens one without a tokenizer file (info)
 };
 
@@ -51,7 +51,8 @@ std::shared_ptr<const InferenceModel> openInference(const std::string& spec, con
 std::shared_ptr<const InferenceModel> makeInference(std::shared_ptr<const Model> model, const std::string& spec,
                                                     const OpenOptions& options = {});
 // An in-memory quantized model (before or without an export): "packed" runs every quantized layer through the
-// exact bitstudio kernels, anything else the fp32 reference with the dequantized layers.
+// bitstudio kernels (int8 activations where a layer fits), "exact" through their fp32-activation form, anything
+// else the fp32 reference with the dequantized layers.
 std::shared_ptr<const InferenceModel> makeQuantizedInference(const quant::QuantizedModel& model,
                                                              const OpenOptions& options = {});
 
