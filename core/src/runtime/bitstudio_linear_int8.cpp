@@ -115,21 +115,26 @@ public:
         const int kp = m_blocks * kBlock;
         const auto T = static_cast<std::size_t>(tokens), N = static_cast<std::size_t>(m_n);
         acts.resize(m_variants.size());
-        padded.assign(T * std::size_t(kp), 0.0f);
         for (std::size_t v = 0; v < m_variants.size(); ++v) {
             const std::vector<float>& cs = m_colScales[v];
             const std::vector<std::uint8_t>& mask = m_colMasks[v];
-            for (std::size_t t = 0; t < T; ++t) {
-                const float* x = X + t * std::size_t(m_m);
-                float* out = padded.data() + t * std::size_t(kp);
-                for (int j = 0; j < m_m; ++j) {
-                    float value = cs.empty() ? x[j] : cs[std::size_t(j)] * x[j];
-                    if (!mask.empty() && mask[std::size_t(j)] == 0)
-                        value = 0.0f;
-                    out[j] = value;
+            const float* source = X; // x itself, or a copy scaled, masked and padded to whole blocks
+            if (!cs.empty() || !mask.empty() || kp != m_m) {
+                padded.resize(T * std::size_t(kp));
+                for (std::size_t t = 0; t < T; ++t) {
+                    const float* x = X + t * std::size_t(m_m);
+                    float* out = padded.data() + t * std::size_t(kp);
+                    for (int j = 0; j < m_m; ++j) {
+                        float value = cs.empty() ? x[j] : cs[std::size_t(j)] * x[j];
+                        if (!mask.empty() && mask[std::size_t(j)] == 0)
+                            value = 0.0f;
+                        out[j] = value;
+                    }
+                    std::fill(out + m_m, out + kp, 0.0f);
                 }
+                source = padded.data();
             }
-            kernels::quantizeActivations(m_path, padded.data(), tokens, kp, kBlock, acts[v], tokens > 1 ? pool : nullptr);
+            kernels::quantizeActivations(m_path, source, tokens, kp, kBlock, acts[v], tokens > 1 ? pool : nullptr);
             if (m_variants[v].half)
                 for (float& s : acts[v].scale)
                     s *= 0.5f;
