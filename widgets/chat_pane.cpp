@@ -254,8 +254,9 @@ ChatPane::ChatPane(QWidget* parent) : QWidget(parent)
                               "cores and the tok/s figures compare fairly."));
     m_source = new QComboBox(main);
     m_source->addItem(tr("1-bit in memory"), QString());
-    m_source->setToolTip(tr("The 1-bit model: the quantized model in memory (run by the exact bitstudio kernels) "
-                            "or an exported GGUF file."));
+    m_source->setToolTip(tr("The 1-bit model: the quantized model in memory (its exact weights on the packed bitstudio "
+                            "kernels, activations rounded to int8 per 128 values as llama.cpp's Q1_0 does) or an "
+                            "exported GGUF file."));
     modes->addWidget(new QLabel(tr("Model"), main));
     modes->addWidget(m_single);
     modes->addSpacing(12);
