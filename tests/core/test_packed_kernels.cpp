@@ -243,17 +243,18 @@ static kernels::QuantizedActivations oneToken(const kernels::QuantizedActivation
     return one;
 }
 
-TEST_CASE("Q4_0 / Q8_0 token-lane GEMM and blocks-in-lanes GEMV: every path against the scalar reference on odd "
-          "shapes, GEMM equals its GEMVs bit for bit on each path",
+TEST_CASE("Q4_0 / Q8_0 token-lane GEMMs and their GEMVs (and Q1_0's): every path against the scalar reference on "
+          "odd shapes, GEMM equals its GEMVs bit for bit on each path",
           "[packed]")
 {
     std::mt19937 rng(31);
     // Rows not a multiple of the 4-row tile; blocks below, at and across the 8-block groups; tokens below the GEMM
     // threshold, in partial 8-token vectors, and across the 64-token chunk.
-    for (DType type : {DType::Q4_0, DType::Q8_0})
+    for (DType type : {DType::Q4_0, DType::Q8_0, DType::Q1_0})
         for (int nb : {1, 7, 9, 17})
             for (int T : {1, 2, 3, 5, 9, 17, 67}) {
-                const int N = nb == 9 ? 11 : nb == 17 ? 5 : 6, K = 32 * nb;
+                const int block = kernels::activationBlockFor(type);
+                const int N = nb == 9 ? 11 : nb == 17 ? 5 : 6, K = block * nb;
                 const auto bytes = randomBlocks(type, N, K, rng);
                 const Tensor w = viewTensor(type, N, K, bytes);
                 auto x = randomFloats(static_cast<std::size_t>(T * K), rng, 3.0f);
@@ -261,7 +262,7 @@ TEST_CASE("Q4_0 / Q8_0 token-lane GEMM and blocks-in-lanes GEMV: every path agai
                     for (int k = 0; k < K; ++k)
                         x[static_cast<std::size_t>(2 * K + k)] = k % 3 == 0 ? -5.0f : 5.0f;
                 kernels::QuantizedActivations X;
-                kernels::quantizeActivations(QPath::Scalar, x.data(), T, K, 32, X);
+                kernels::quantizeActivations(QPath::Scalar, x.data(), T, K, block, X);
                 std::vector<double> exact, bound;
                 referenceProducts(w, X, exact, bound);
                 const std::size_t rowBytes = dtypeRowBytes(type, K);
