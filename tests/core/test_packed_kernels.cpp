@@ -230,6 +230,66 @@ TEST_CASE("packed GEMM equals token-by-token GEMV bit for bit, for 1..3 threads"
         checkGemmEqualsGemv(type, 45, 384, 7, rng);
 }
 
+// Token t of X alone (the same q, scales and sums a one-token quantization gives).
+static kernels::QuantizedActivations oneToken(const kernels::QuantizedActivations& X, int t)
+{
+    kernels::QuantizedActivations one;
+    one.tokens = 1;
+    one.cols = X.cols;
+    one.block = X.block;
+    one.q.assign(X.qRow(t), X.qRow(t) + X.cols);
+    one.scale.assign(X.scaleRow(t), X.scaleRow(t) + X.blocksPerToken());
+    one.sum.assign(X.sumRow(t), X.sumRow(t) + X.blocksPerToken());
+    return one;
+}
+
+TEST_CASE("Q4_0 / Q8_0 token-lane GEMMs and their GEMVs (and Q1_0's): every path against the scalar reference on "
+          "odd shapes, GEMM equals its GEMVs bit for bit on each path",
+          "[packed]")
+{
+    std::mt19937 rng(31);
+    // Rows not a multiple of the 4-row tile; blocks below, at and across the 8-block groups; tokens below the GEMM
+    // threshold, in partial 8-token vectors, and across the 64-token chunk.
+    for (DType type : {DType::Q4_0, DType::Q8_0, DType::Q1_0})
+        for (int nb : {1, 7, 9, 17})
+            for (int T : {1, 2, 3, 5, 9, 17, 67}) {
+                const int block = kernels::activationBlockFor(type);
+                const int N = nb == 9 ? 11 : nb == 17 ? 5 : 6, K = block * nb;
+                const auto bytes = randomBlocks(type, N, K, rng);
+                const Tensor w = viewTensor(type, N, K, bytes);
+                auto x = randomFloats(static_cast<std::size_t>(T * K), rng, 3.0f);
+                if (T > 2) // one token at the int8 extremes: every q = ±127
+                    for (int k = 0; k < K; ++k)
+                        x[static_cast<std::size_t>(2 * K + k)] = k % 3 == 0 ? -5.0f : 5.0f;
+                kernels::QuantizedActivations X;
+                kernels::quantizeActivations(QPath::Scalar, x.data(), T, K, block, X);
+                std::vector<double> exact, bound;
+                referenceProducts(w, X, exact, bound);
+                const std::size_t rowBytes = dtypeRowBytes(type, K);
+                INFO(dtypeName(type) << " N=" << N << " nb=" << nb << " T=" << T);
+                for (QPath p : supportedPaths()) {
+                    INFO("path " << kernels::qPathName(p));
+                    std::vector<float> gemm(static_cast<std::size_t>(T * N), -1.0f);
+                    // Two row ranges: the second starts inside a 4-row tile.
+                    const std::size_t mid = std::min<std::size_t>(3, static_cast<std::size_t>(N));
+                    kernels::packedMatmulRows(p, type, bytes.data(), rowBytes, X, gemm.data(), static_cast<std::size_t>(N), 0,
+                                              mid);
+                    kernels::packedMatmulRows(p, type, bytes.data(), rowBytes, X, gemm.data(), static_cast<std::size_t>(N),
+                                              mid, static_cast<std::size_t>(N));
+                    for (std::size_t i = 0; i < gemm.size(); ++i)
+                        CHECK(std::fabs(gemm[i] - exact[i]) <= 1e-5 * bound[i] + 1e-30);
+                    for (int t = 0; t < T; ++t) {
+                        const auto one = oneToken(X, t);
+                        std::vector<float> gemv(static_cast<std::size_t>(N), -2.0f);
+                        kernels::packedMatmulRows(p, type, bytes.data(), rowBytes, one, gemv.data(), static_cast<std::size_t>(N), 0,
+                                                  static_cast<std::size_t>(N));
+                        for (int n = 0; n < N; ++n)
+                            CHECK(gemm[static_cast<std::size_t>(t * N + n)] == gemv[static_cast<std::size_t>(n)]);
+                    }
+                }
+            }
+}
+
 TEST_CASE("fused projections (one quantization, one dispatch) equal separate calls bit for bit", "[packed]")
 {
     std::mt19937 rng(9);

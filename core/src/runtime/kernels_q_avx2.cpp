@@ -4,7 +4,8 @@
 // 0.23 ns per 32 weights, against 1.87 for the former byte-mask kernel and 0.34 for the AVX-512 VNNI planes
 // kernel. Given planes without the LUT layout it multiplies those instead (tileQ1 below: bit k of 4 rows' 32 mask
 // bytes as 0/1 weights, vpmaddubsw against a transposed activation copy; 0.44 ns per 32 weights).
-// Q4_0 / Q8_0 use the shared 256-bit tiles (GEMV one row at a time). Also the F16C helpers of the fp16 KV cache.
+// Q4_0 / Q8_0 use the shared kernels of kernels_q_blocks.inl (vpmaddubsw; GEMM with 8 tokens per vector). Also the
+// F16C helpers of the fp16 KV cache.
 #include "bq/runtime/kernels_q.h"
 #include <immintrin.h>
 #include <vector>
@@ -16,10 +17,12 @@ inline __m256i dotU8S8(__m256i acc, __m256i u, __m256i s)
 {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
 }
+constexpr bool kVnni = false;
 } // namespace
 } // namespace bq::kernels::detail
 
 #include "kernels_q_ymm.inl"
+#include "kernels_q_blocks.inl"
 
 namespace bq::kernels::detail {
 
@@ -490,24 +493,9 @@ void q1MatmulRowsAvx2(const Q1Planes& W, const QuantizedActivations& X, float* Y
 void packedMatmulRowsAvx2(DType type, const std::byte* W, std::size_t rowBytes, const QuantizedActivations& X,
                           float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd)
 {
-    // GEMV one row at a time: one sequential weight stream. A 151,936 × 1,024 GEMV from memory, one thread:
-    // Q4_0 22.4 → 7.6 ms, Q8_0 26 → 10–12 ms against 4-row tiles (which read 4 rows ~1 KB apart); in cache 8–16 %
-    // slower (1,024 × 1,024: Q8_0 1.04 → 1.12, Q4_0 1.09 → 1.26 ns per 32 weights). Prefill keeps 2 × 2 tiles.
     switch (type) {
-    case DType::Q4_0: {
-        auto tile = [&]<int R, int TT>(std::size_t n, int t) {
-            tile32<DType::Q4_0, R, TT>(W, rowBytes, X, Y, ldy, n, t);
-        };
-        driveTiles<1, 2, 2>(tile, X.tokens, rowBegin, rowEnd);
-        return;
-    }
-    case DType::Q8_0: {
-        auto tile = [&]<int R, int TT>(std::size_t n, int t) {
-            tile32<DType::Q8_0, R, TT>(W, rowBytes, X, Y, ldy, n, t);
-        };
-        driveTiles<1, 2, 2>(tile, X.tokens, rowBegin, rowEnd);
-        return;
-    }
+    case DType::Q4_0: blockMatmulRows<DType::Q4_0>(W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
+    case DType::Q8_0: blockMatmulRows<DType::Q8_0>(W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
     default: return;
     }
 }

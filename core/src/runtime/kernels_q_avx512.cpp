@@ -6,7 +6,7 @@
 // contiguous stream); prefill tiles take 4 rows × 3 tokens and reuse each 0/2 vector for the 3 tokens.
 // Measured on Zen 5 (2 vpdpbusd/cycle): ~2.9 cycles per 128-weight block-row in the GEMV, where the mask
 // expansion and vpdpbusd share the vector ports (~2.3-cycle bound for that instruction mix), ~2 cycles per
-// block-row-token in prefill. Q4_0 / Q8_0 use the shared 256-bit tiles with ymm vpdpbusd.
+// block-row-token in prefill. Q4_0 / Q8_0 use the shared kernels of kernels_q_blocks.inl with ymm vpdpbusd.
 #include "bq/runtime/kernels_q.h"
 #include <algorithm>
 #include <immintrin.h>
@@ -19,10 +19,12 @@
 namespace bq::kernels::detail {
 namespace {
 inline __m256i dotU8S8(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
+constexpr bool kVnni = true;
 } // namespace
 } // namespace bq::kernels::detail
 
 #include "kernels_q_ymm.inl"
+#include "kernels_q_blocks.inl"
 
 namespace bq::kernels::detail {
 
@@ -250,20 +252,8 @@ void packedMatmulRowsAvx512(DType type, const std::byte* W, std::size_t rowBytes
                             float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd)
 {
     switch (type) {
-    case DType::Q4_0: {
-        auto tile = [&]<int R, int TT>(std::size_t n, int t) {
-            tile32<DType::Q4_0, R, TT>(W, rowBytes, X, Y, ldy, n, t);
-        };
-        driveTiles<4, 4, 4>(tile, X.tokens, rowBegin, rowEnd);
-        return;
-    }
-    case DType::Q8_0: {
-        auto tile = [&]<int R, int TT>(std::size_t n, int t) {
-            tile32<DType::Q8_0, R, TT>(W, rowBytes, X, Y, ldy, n, t);
-        };
-        driveTiles<4, 4, 4>(tile, X.tokens, rowBegin, rowEnd);
-        return;
-    }
+    case DType::Q4_0: blockMatmulRows<DType::Q4_0>(W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
+    case DType::Q8_0: blockMatmulRows<DType::Q8_0>(W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
     default: return;
     }
 }
