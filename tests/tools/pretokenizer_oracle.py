@@ -5,7 +5,9 @@ For each accepted family, the oracle is the pre_tokenizer (and normalizer) of th
 that name, written out below with the package's own components: Split(Regex, "isolated") steps, Digits,
 ByteLevel (its regex for GPT-2, use_regex=false after the Splits), NFC for Qwen2. The regexes are the strings of
 those tokenizer.json files, as llama.cpp quotes them in src/llama-vocab.cpp; the package runs them with Oniguruma,
-bitstudio with PCRE2. Nothing of bitstudio is used to build the oracle.
+bitstudio with PCRE2 (BLOOM's nested class is spelled as in its tokenizer.json). The tokenizer.json files are not
+fetched here: their pipeline shapes (a Sequence of Isolated Splits, then ByteLevel(use_regex=false); Viking's Digits
+step) are written from the published files. Nothing of bitstudio is used to build the oracle.
 
 bitstudio's side is `bitstudio-cli tokenize --pre-tokens NAME --text FILE` (hidden option): FILE is a JSON array of
 strings, the output the pieces of each string before BPE. The oracle's pieces are mapped back from the GPT-2 byte
