@@ -3,7 +3,11 @@
 // With --lines: each line is encoded separately; prints a JSON array of id arrays.
 // With --decode: the text file is JSON (an array of ids, or an array of id arrays); prints the decoded string(s)
 // as JSON (invalid UTF-8 from partial byte tokens shown as U+FFFD). Special tokens decode to their text with --special.
+// Hidden, for debugging and tests/tools/pretokenizer_oracle.py: `tokenize --pre-tokens NAME --text FILE`, FILE a
+// JSON array of strings; prints, per string, the pieces the GGUF pre-tokenizer NAME (tokenizer.ggml.pre) cuts it
+// into before BPE (JSON array of string arrays). No model is needed: the pieces depend on the name only.
 #include "bq/formats/model_loader.h"
+#include "bq/tokenizer/gguf_pre_tokenizer.h"
 #include "bq/tokenizer/tokenizer.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
@@ -50,12 +54,35 @@ void printDecoded(const bq::Tokenizer& tok, const std::string& file, const std::
     std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
 }
 
+void printPreTokens(const std::string& name, const std::string& file, const std::string& text)
+{
+    const auto pre = bq::ggufPreTokenizer(name);
+    if (!pre)
+        throw std::runtime_error("--pre-tokens: \"" + name + "\" is not one of " + bq::ggufPreTokenizerNames());
+    nlohmann::json in;
+    try {
+        in = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        throw std::runtime_error(file + ": json: expected a JSON array of strings (" + e.what() + ")");
+    }
+    if (!in.is_array())
+        throw std::runtime_error(file + ": json: expected a JSON array of strings");
+    const bq::GgufPipeline pipeline = bq::ggufPipeline(*pre);
+    nlohmann::json out = nlohmann::json::array();
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (!in[i].is_string())
+            throw std::runtime_error(file + ": [" + std::to_string(i) + "]: expected a string");
+        out.push_back(bq::preTokenPieces(pipeline, in[i].get<std::string>()));
+    }
+    std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+}
+
 } // namespace
 
 void registerTokenize(CLI::App& app)
 {
     struct Opts {
-        std::string model, tokenizer, text;
+        std::string model, tokenizer, text, preTokens;
         bool lines = false, json = false, bos = false, special = false, count = false, decode = false;
     };
     auto o = std::make_shared<Opts>();
@@ -71,7 +98,13 @@ void registerTokenize(CLI::App& app)
     cmd->add_flag("--count", o->count, "Print only the number of tokens");
     cmd->add_flag("--decode", o->decode,
                   "Decode instead: --text holds a JSON array of ids or of id arrays; prints the text(s) as JSON");
+    cmd->add_option("--pre-tokens", o->preTokens, "Print the pre-token pieces of each string of a JSON array")
+        ->group(""); // hidden: a debugging path for the pre-tokenizer oracle test
     cmd->callback([o] {
+        if (!o->preTokens.empty()) {
+            printPreTokens(o->preTokens, o->text, readTextFile(o->text));
+            return;
+        }
         std::shared_ptr<const bq::Tokenizer> tok;
         if (!o->model.empty()) {
             bq::workflow::OpenOptions open;

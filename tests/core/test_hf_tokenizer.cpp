@@ -1,5 +1,10 @@
 // HfBpeTokenizer against the reference counts of the JavaScript port of Hugging Face tokenizers
 // (shared/MANIFEST.md), plus hand-checked behaviours (special tokens, NFC, byte fallback, streaming, errors).
+#include "bq/formats/gguf_file.h"
+#include "bq/formats/gguf_model.h"
+#include "bq/formats/gguf_writer.h"
+#include "bq/formats/tokenizer_json_writer.h"
+#include "bq/tokenizer/byte_level.h"
 #include "bq/tokenizer/gguf_pre_tokenizer.h"
 #include "bq/tokenizer/hf_bpe_tokenizer.h"
 #include "bq/tokenizer/hf_pipeline.h"
@@ -11,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 namespace {
@@ -362,13 +368,107 @@ TEST_CASE("tokenizer.ggml.pre names map to llama.cpp's regex lists", "[tokenizer
     CHECK(bq::ggufPreTokenizer("deepseek-r1-qwen")->nfc);
     CHECK(bq::ggufPreTokenizer("")->name == "default");
     CHECK(bq::ggufPreTokenizer("mpt")->splits == std::vector<std::string>{bq::hf::kGpt2Pattern});
-    CHECK_FALSE(bq::ggufPreTokenizer("deepseek-llm")); // its regex list is not implemented: refused
+    CHECK_FALSE(bq::ggufPreTokenizer("falcon")); // its tokenizer.json pipeline is not Split regexes alone: refused
     try {
-        bq::HfBpeTokenizer::fromGguf({"a"}, {1}, {}, "tekken", -1, -1, false, "x.gguf");
-        FAIL("tekken accepted");
+        bq::HfBpeTokenizer::fromGguf({"a"}, {1}, {}, "kimi-k2", -1, -1, false, "x.gguf");
+        FAIL("kimi-k2 accepted");
     } catch (const bq::FormatError& e) {
         CHECK_THAT(e.what(), Catch::Contains("x.gguf") && Catch::Contains("tokenizer.ggml.pre") &&
-                                 Catch::Contains("smollm") && Catch::Contains("\"tekken\""));
+                                 Catch::Contains("smollm") && Catch::Contains("\"kimi-k2\""));
+    }
+}
+
+TEST_CASE("a GGUF naming each added pre-tokenizer loads, and an unknown name is refused with the list",
+          "[tokenizer][hf][gguf]")
+{
+    // One single-character token per byte (GPT-2's byte alphabet), no merges: every text encodes byte by byte.
+    std::vector<std::string> tokens;
+    for (int b = 0; b < 256; ++b)
+        tokens.push_back(bq::byte_level::encode(std::string(1, static_cast<char>(b))));
+    bqtest::TempDir tmp;
+    const auto writeVocab = [&](const std::string& pre) {
+        const auto path = tmp / (pre + ".gguf");
+        bq::GgufWriter w;
+        w.set("tokenizer.ggml.model", bq::GgufValue::str("gpt2"));
+        w.set("tokenizer.ggml.pre", bq::GgufValue::str(pre));
+        w.set("tokenizer.ggml.tokens", bq::GgufValue::stringArray(tokens));
+        w.set("tokenizer.ggml.merges", bq::GgufValue::stringArray({}));
+        w.write(path);
+        return path;
+    };
+    // name -> canonical name written back, and a text whose pieces tell the family apart.
+    struct Case {
+        const char* name;
+        const char* canonical;
+        std::string text;
+        std::vector<std::string> pieces;
+    };
+    const std::vector<Case> cases{
+        {"deepseek-llm", "deepseek-llm", "Hi 2024,\n\u4e2d\u6587", {"Hi", " ", "2024", ",", "\n", "\u4e2d\u6587"}},
+        {"deepseek-coder", "deepseek-coder", "Hi 24,", {"Hi", " ", "2", "4", ","}},
+        {"deepseek-v3", "deepseek-v3", "x 12345 .Net", {"x", " ", "123", "45", " .", "Net"}},
+        {"hunyuan-dense", "deepseek-v3", "12345", {"123", "45"}},
+        {"gpt-4o", "gpt-4o", "\u00c9COLE's 12345", {"\u00c9COLE's", " ", "123", "45"}},
+        {"llama4", "gpt-4o", "camelCase", {"camel", "Case"}},
+        {"tekken", "tekken", "\u00c9COLE's 123", {"\u00c9COLE", "'s", " ", "1", "2", "3"}},
+        {"seed-coder", "seed-coder", "it's 42", {"it", "'s", " ", "4", "2"}},
+        {"bailingmoe", "bailingmoe", "IT'S 42", {"IT", "'S", " ", "4", "2"}},
+        {"llada-moe", "bailingmoe", "a1", {"a", "1"}},
+        {"jais-2", "jais-2", "a 123456", {"a", " ", "123", "456"}},
+        {"bloom", "bloom", "Hi, you 42!", {"Hi", ",", " you", " 42", "!"}},
+        {"gpt3-finnish", "bloom", "a.b", {"a", ".", "b"}},
+        {"poro-chat", "bloom", "a b", {"a", " b"}},
+        {"viking", "viking", "Hi 42!", {"Hi", " ", "4", "2", "!"}},
+        {"chatglm-bpe", "chatglm-bpe", "a 12345", {"a", " ", "123", "45"}},
+        {"glm4", "glm4", "a 12345", {"a", " ", "123", "45"}},
+        {"trillion", "gpt-2", "a 12345", {"a", " 12345"}},
+        {"minerva-7b", "smollm", "a 12", {"a", " ", "1", "2"}},
+    };
+    for (const Case& c : cases) {
+        INFO(c.name);
+        const auto tok = bq::tokenizerFromGguf(*bq::GgufFile::open(writeVocab(c.name)));
+        REQUIRE(tok);
+        const auto* hf = dynamic_cast<const bq::HfBpeTokenizer*>(tok.get());
+        REQUIRE(hf);
+        CHECK(hf->preTokenizerName() == c.canonical);
+        CHECK(tok->decode(tok->encode(c.text)) == c.text);
+        const auto pre = bq::ggufPreTokenizer(c.name);
+        REQUIRE(pre);
+        CHECK(bq::preTokenPieces(bq::ggufPipeline(*pre), c.text) == c.pieces);
+
+        // Exported as tokenizer.json: the same Split regexes, then ByteLevel without its own regex.
+        if (c.canonical == std::string("gpt-2") || c.canonical == std::string("smollm"))
+            continue;
+        const auto j = nlohmann::json::parse(bq::tokenizerJson(*tok));
+        const auto& steps = j["pre_tokenizer"]["pretokenizers"];
+        REQUIRE(steps.size() == pre->splits.size() + 1);
+        for (std::size_t i = 0; i < pre->splits.size(); ++i)
+            CHECK(steps[i]["pattern"]["Regex"] == pre->splits[i]);
+        CHECK(steps.back()["use_regex"] == false);
+        CHECK(j["model"]["ignore_merges"] == pre->ignoreMerges);
+        // Read back, the pipeline is named again (for a GGUF export); the Llama 3 regex reads back as llama-bpe.
+        {
+            std::ofstream(tmp / "tokenizer.json") << j.dump();
+        }
+        const auto back = bq::HfBpeTokenizer::fromJsonFile(tmp / "tokenizer.json");
+        const bool llama3Regex = pre->splits == std::vector<std::string>{bq::hf::kLlama3Pattern};
+        CHECK(back->preTokenizerName() == (llama3Regex ? std::string("llama-bpe") : c.canonical));
+    }
+    CHECK(bq::ggufPreTokenizer("tekken")->ignoreMerges); // llama.cpp sets ignore_merges for tekken
+    CHECK_FALSE(bq::ggufPreTokenizer("gpt-4o")->ignoreMerges);
+
+    for (const char* refused : {"kimi-k2", "superbpe", "chameleon", "falcon", "no-such-pre"}) {
+        INFO(refused);
+        const auto path = writeVocab(refused);
+        try {
+            bq::tokenizerFromGguf(*bq::GgufFile::open(path));
+            FAIL("accepted");
+        } catch (const bq::FormatError& e) {
+            CHECK(e.field() == "tokenizer.ggml.pre");
+            CHECK_THAT(e.what(), Catch::Contains(path.string()) && Catch::Contains("deepseek-llm") &&
+                                     Catch::Contains("tekken") && Catch::Contains("gpt-4o") &&
+                                     Catch::Contains("\"" + std::string(refused) + "\""));
+        }
     }
 }
 

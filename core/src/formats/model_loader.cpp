@@ -1,4 +1,5 @@
 #include "bq/formats/model_loader.h"
+#include "bq/formats/gguf_file.h"
 #include "bq/formats/gguf_model.h"
 #include "bq/formats/hf_loader.h"
 #include "bq/formats/llama2c_reader.h"
@@ -88,10 +89,11 @@ std::shared_ptr<const Tokenizer> loadTokenizerFile(const std::filesystem::path& 
         return loadSentencePieceModel(path);
     const auto magic = readMagic(path);
     if (std::memcmp(magic.data(), "GGUF", 4) == 0) {
-        auto model = loadGgufModel(path);
-        if (!model->tokenizer)
+        // Only the tokenizer keys are read: vocab-only GGUFs (llama.cpp's models/ggml-vocab-*.gguf) hold no weights.
+        auto tok = tokenizerFromGguf(*GgufFile::open(path));
+        if (!tok)
             throw FormatError(path.string(), "tokenizer.ggml.model", "an embedded tokenizer");
-        return model->tokenizer;
+        return tok;
     }
     if (vocabSize <= 0)
         vocabSize = countLlama2cTokens(path);

@@ -1,5 +1,6 @@
 #include "bq/formats/tokenizer_json_writer.h"
 #include "bq/model/model.h"
+#include "bq/tokenizer/gguf_pre_tokenizer.h"
 #include "bq/tokenizer/hf_bpe_tokenizer.h"
 #include "bq/tokenizer/tokenizer.h"
 #include "bq/util/errors.h"
@@ -137,6 +138,7 @@ std::string tokenizerJson(const Tokenizer& tok)
     ojson model;
     model["type"] = "BPE";
     model["dropout"] = nullptr;
+    bool ignoreMerges = false; // the BPE model's ignore_merges (tekken, as llama.cpp)
     if (sp) {
         ojson prepend;
         prepend["type"] = "Prepend";
@@ -184,6 +186,17 @@ std::string tokenizerJson(const Tokenizer& tok)
             j["normalizer"] = nullptr;
             const ojson digits{{"type", "Digits"}, {"individual_digits", true}};
             j["pre_tokenizer"] = ojson{{"type", "Sequence"}, {"pretokenizers", ojson::array({digits, byteLevel})}};
+        } else if (const auto named = ggufPreTokenizer(pre); named && pre != "gpt-2" && pre != "default") {
+            // The other GGUF names (deepseek-llm, tekken, gpt-4o, ...): their Split regexes, as in their tokenizer.json.
+            byteLevel["use_regex"] = false;
+            ojson steps = ojson::array();
+            for (const std::string& regex : named->splits)
+                steps.push_back(ojson{{"type", "Split"}, {"pattern", ojson{{"Regex", regex}}}, {"behavior", "Isolated"},
+                                      {"invert", false}});
+            steps.push_back(byteLevel);
+            j["normalizer"] = named->nfc ? ojson{{"type", "NFC"}} : ojson();
+            j["pre_tokenizer"] = ojson{{"type", "Sequence"}, {"pretokenizers", steps}};
+            ignoreMerges = named->ignoreMerges;
         } else {
             byteLevel["use_regex"] = true;
             j["normalizer"] = nullptr;
@@ -198,7 +211,7 @@ std::string tokenizerJson(const Tokenizer& tok)
         model["fuse_unk"] = false;
         model["byte_fallback"] = false;
     }
-    model["ignore_merges"] = false;
+    model["ignore_merges"] = ignoreMerges;
     // The vocabulary is spliced in as text: ordered_json looks keys up linearly, which is quadratic for
     // 150k-piece vocabularies.
     std::unordered_set<std::string_view> seen;

@@ -701,6 +701,22 @@ std::string templateBos(const json& post)
 
 std::string namedPreTokenizer(const hf::PreTokenizer& pre)
 {
+    // Isolated Splits then ByteLevel without its regex: the pipeline of most GGUF names (deepseek-llm, tekken, ...).
+    std::vector<std::string> splits;
+    const auto& steps = pre.steps();
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        const hf::PreTokenizerStep& s = steps[i];
+        const bool isolatedSplit = s.kind == hf::PreTokenizerStep::Kind::Split && s.pattern && !s.pattern->literal() &&
+                                   s.behavior == hf::SplitBehavior::Isolated && !s.invert;
+        const bool lastByteLevel = s.kind == hf::PreTokenizerStep::Kind::ByteLevel && !s.pattern && i + 1 == steps.size();
+        if (isolatedSplit)
+            splits.push_back(s.pattern->pattern());
+        else if (!lastByteLevel)
+            break;
+        if (lastByteLevel && !splits.empty())
+            if (auto name = ggufPreTokenizerForSplits(splits))
+                return *name;
+    }
     bool eachDigit = false; // a Digits(individual_digits) step came first: SmolLM's Sequence
     for (const hf::PreTokenizerStep& s : pre.steps()) {
         if (s.kind == hf::PreTokenizerStep::Kind::Split && s.pattern && !s.pattern->literal()) {
@@ -936,16 +952,11 @@ std::shared_ptr<HfBpeTokenizer> HfBpeTokenizer::fromGguf(std::vector<std::string
     const std::optional<GgufPreTokenizer> named = ggufPreTokenizer(pre);
     if (!named)
         r.fail("tokenizer.ggml.pre", "one of " + ggufPreTokenizerNames() + " (got \"" + pre + "\")");
-    if (named->nfc)
-        m->normalizer.add({hf::NormalizerStep::Kind::Nfc, {}, nullptr});
+    GgufPipeline pipeline = ggufPipeline(*named);
+    m->normalizer = std::move(pipeline.normalizer);
+    m->preTokenizer = std::move(pipeline.preTokenizer);
     m->ignoreMerges = named->ignoreMerges;
     m->preName = named->name;
-    for (const std::string& pattern : named->splits) {
-        hf::PreTokenizerStep split;
-        split.kind = hf::PreTokenizerStep::Kind::Split;
-        split.pattern = std::make_shared<Pcre2Regex>(pattern);
-        m->preTokenizer.add(std::move(split));
-    }
     m->decodeRules.push_back({DecodeRule::Kind::ByteLevel, nullptr, {}});
 
     m->merges.reserve(merges.size());
