@@ -393,6 +393,69 @@ TEST_CASE("dotRows / axpyRows over a strided cache equal dot / axpy per row bit 
     }
 }
 
+TEST_CASE("matmul over many tokens and wide rows equals matvec per token bit for bit", "[runtime][kernels]")
+{
+    // Several token blocks, 8-, 4- and 1-row strips, and K both read in place and cut into copied panels.
+    std::mt19937_64 rng(23);
+    const int N = 21, T = 203;
+    for (int K : {700, 1100, 2100}) {
+        const auto W = randomVector(static_cast<std::size_t>(N * K), rng);
+        const auto X = randomVector(static_cast<std::size_t>(T * K), rng);
+        for (auto path : simdPaths()) {
+            INFO("path " << kernels::f32PathName(path) << " K " << K);
+            std::vector<float> got(static_cast<std::size_t>(T * N)), y(static_cast<std::size_t>(N));
+            kernels::matmulRows(path, W.data(), K, X.data(), static_cast<std::size_t>(K), T, got.data(),
+                                static_cast<std::size_t>(N), 0, static_cast<std::size_t>(N));
+            for (int t = 0; t < T; ++t) {
+                kernels::matvecRows(path, W.data(), K, X.data() + static_cast<std::size_t>(t) * K, y.data(), 0,
+                                    static_cast<std::size_t>(N));
+                REQUIRE(std::memcmp(y.data(), got.data() + static_cast<std::size_t>(t) * N, y.size() * 4) == 0);
+            }
+        }
+    }
+}
+
+TEST_CASE("causal attention over several queries equals dot / axpy per row bit for bit", "[runtime][kernels]")
+{
+    // Every path this CPU has (scalar included) against its own dot / axpy, on odd head sizes, query counts and
+    // cache lengths: the prefill tiles must give what token-by-token decode gives.
+    auto paths = simdPaths();
+    paths.insert(paths.begin(), kernels::F32Path::Scalar);
+    std::mt19937_64 rng(29);
+    for (int n : {1, 7, 8, 16, 17, 33, 64, 80, 100}) {
+        for (int m : {1, 2, 3, 5, 8, 17}) {
+            for (int count0 : {1, 6, 19}) {
+                const int rowsNeeded = count0 + m - 1;
+                const std::size_t stride = static_cast<std::size_t>(n) + 3, ldq = static_cast<std::size_t>(n) + 5,
+                                  ldo = static_cast<std::size_t>(rowsNeeded) + 2, ldy = static_cast<std::size_t>(n) + 1;
+                const auto rows = randomVector(stride * static_cast<std::size_t>(rowsNeeded), rng);
+                const auto q = randomVector(ldq * static_cast<std::size_t>(m), rng);
+                const auto s = randomVector(ldo * static_cast<std::size_t>(m), rng);
+                const auto y0 = randomVector(ldy * static_cast<std::size_t>(m), rng);
+                for (auto path : paths) {
+                    INFO("path " << kernels::f32PathName(path) << " n " << n << " m " << m << " count0 " << count0);
+                    std::vector<float> out(ldo * static_cast<std::size_t>(m), -7.0f), want = out;
+                    kernels::dotRowsCausal(path, q.data(), ldq, m, rows.data(), stride, count0, n, out.data(), ldo);
+                    std::vector<float> y = y0, yWant = y0;
+                    kernels::axpyRowsCausal(path, s.data(), ldo, m, rows.data(), stride, count0, y.data(), ldy, n);
+                    for (int i = 0; i < m; ++i) {
+                        const auto ui = static_cast<std::size_t>(i);
+                        for (int j = 0; j < count0 + i; ++j) {
+                            const auto uj = static_cast<std::size_t>(j);
+                            const float* row = rows.data() + uj * stride;
+                            want[ui * ldo + uj] = kernels::dot(path, q.data() + ui * ldq, row, n);
+                            kernels::axpy(path, s[ui * ldo + uj], row, yWant.data() + ui * ldy, n);
+                        }
+                    }
+                    // Bit for bit, and nothing written outside each query's causal range.
+                    REQUIRE(std::memcmp(out.data(), want.data(), out.size() * 4) == 0);
+                    REQUIRE(std::memcmp(y.data(), yWant.data(), y.size() * 4) == 0);
+                }
+            }
+        }
+    }
+}
+
 TEST_CASE("scalar matvec sums sequentially in fp32 like run.c", "[runtime][kernels]")
 {
     // 1 + 1e-8·k sums: sequential fp32 accumulation loses every small term after the first 1.
@@ -619,7 +682,7 @@ TEST_CASE("a transformer block pass does not depend on the pool or on how the to
     linear(w.up, h, d);
     linear(w.down, d, h);
     const Rope rope(c);
-    const int T = 11;
+    const int T = 37; // more than two 16-query attention tiles
     const std::vector<float> x0 = randomVector(std::size_t(T) * d, rng);
     auto run = [&](ThreadPool* pool, int chunk) {
         std::vector<float> x = x0, keys(std::size_t(T) * kv), vals(keys.size());
