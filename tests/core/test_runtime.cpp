@@ -2,6 +2,8 @@
 // double-precision transformer written from the formulas, prefill/decode agreement, thread invariance,
 // one block's invariance to the pool and to chunking, context limits, sliding window, weight overrides,
 // synthetic models and the llama2.c golden output.
+#include "bq/bench/quant_bench.h"
+#include "bq/quant/dense/dense_kernels.h"
 #include "bq/formats/llama2c_reader.h"
 #include "bq/model/model.h"
 #include "bq/model/synthetic.h"
@@ -393,6 +395,69 @@ TEST_CASE("dotRows / axpyRows over a strided cache equal dot / axpy per row bit 
     }
 }
 
+TEST_CASE("matmul over many tokens and wide rows equals matvec per token bit for bit", "[runtime][kernels]")
+{
+    // Several token blocks, 8-, 4- and 1-row strips, and K both read in place and cut into copied panels.
+    std::mt19937_64 rng(23);
+    const int N = 21, T = 203;
+    for (int K : {700, 1100, 2100}) {
+        const auto W = randomVector(static_cast<std::size_t>(N * K), rng);
+        const auto X = randomVector(static_cast<std::size_t>(T * K), rng);
+        for (auto path : simdPaths()) {
+            INFO("path " << kernels::f32PathName(path) << " K " << K);
+            std::vector<float> got(static_cast<std::size_t>(T * N)), y(static_cast<std::size_t>(N));
+            kernels::matmulRows(path, W.data(), K, X.data(), static_cast<std::size_t>(K), T, got.data(),
+                                static_cast<std::size_t>(N), 0, static_cast<std::size_t>(N));
+            for (int t = 0; t < T; ++t) {
+                kernels::matvecRows(path, W.data(), K, X.data() + static_cast<std::size_t>(t) * K, y.data(), 0,
+                                    static_cast<std::size_t>(N));
+                REQUIRE(std::memcmp(y.data(), got.data() + static_cast<std::size_t>(t) * N, y.size() * 4) == 0);
+            }
+        }
+    }
+}
+
+TEST_CASE("causal attention over several queries equals dot / axpy per row bit for bit", "[runtime][kernels]")
+{
+    // Every path this CPU has (scalar included) against its own dot / axpy, on odd head sizes, query counts and
+    // cache lengths: the prefill tiles must give what token-by-token decode gives.
+    auto paths = simdPaths();
+    paths.insert(paths.begin(), kernels::F32Path::Scalar);
+    std::mt19937_64 rng(29);
+    for (int n : {1, 7, 8, 16, 17, 33, 64, 80, 100}) {
+        for (int m : {1, 2, 3, 5, 8, 17}) {
+            for (int count0 : {1, 6, 19}) {
+                const int rowsNeeded = count0 + m - 1;
+                const std::size_t stride = static_cast<std::size_t>(n) + 3, ldq = static_cast<std::size_t>(n) + 5,
+                                  ldo = static_cast<std::size_t>(rowsNeeded) + 2, ldy = static_cast<std::size_t>(n) + 1;
+                const auto rows = randomVector(stride * static_cast<std::size_t>(rowsNeeded), rng);
+                const auto q = randomVector(ldq * static_cast<std::size_t>(m), rng);
+                const auto s = randomVector(ldo * static_cast<std::size_t>(m), rng);
+                const auto y0 = randomVector(ldy * static_cast<std::size_t>(m), rng);
+                for (auto path : paths) {
+                    INFO("path " << kernels::f32PathName(path) << " n " << n << " m " << m << " count0 " << count0);
+                    std::vector<float> out(ldo * static_cast<std::size_t>(m), -7.0f), want = out;
+                    kernels::dotRowsCausal(path, q.data(), ldq, m, rows.data(), stride, count0, n, out.data(), ldo);
+                    std::vector<float> y = y0, yWant = y0;
+                    kernels::axpyRowsCausal(path, s.data(), ldo, m, rows.data(), stride, count0, y.data(), ldy, n);
+                    for (int i = 0; i < m; ++i) {
+                        const auto ui = static_cast<std::size_t>(i);
+                        for (int j = 0; j < count0 + i; ++j) {
+                            const auto uj = static_cast<std::size_t>(j);
+                            const float* row = rows.data() + uj * stride;
+                            want[ui * ldo + uj] = kernels::dot(path, q.data() + ui * ldq, row, n);
+                            kernels::axpy(path, s[ui * ldo + uj], row, yWant.data() + ui * ldy, n);
+                        }
+                    }
+                    // Bit for bit, and nothing written outside each query's causal range.
+                    REQUIRE(std::memcmp(out.data(), want.data(), out.size() * 4) == 0);
+                    REQUIRE(std::memcmp(y.data(), yWant.data(), y.size() * 4) == 0);
+                }
+            }
+        }
+    }
+}
+
 TEST_CASE("scalar matvec sums sequentially in fp32 like run.c", "[runtime][kernels]")
 {
     // 1 + 1e-8·k sums: sequential fp32 accumulation loses every small term after the first 1.
@@ -619,7 +684,7 @@ TEST_CASE("a transformer block pass does not depend on the pool or on how the to
     linear(w.up, h, d);
     linear(w.down, d, h);
     const Rope rope(c);
-    const int T = 11;
+    const int T = 37; // more than two 16-query attention tiles
     const std::vector<float> x0 = randomVector(std::size_t(T) * d, rng);
     auto run = [&](ThreadPool* pool, int chunk) {
         std::vector<float> x = x0, keys(std::size_t(T) * kv), vals(keys.size());
@@ -908,4 +973,78 @@ TEST_CASE("fp32 speed on the llama3.2-1b synthetic model", "[.][bench]")
                     threads, kernels::f32PathName(kernels::bestF32Path()), prefill, prefillCpu, decode, decodeCpu,
                     gb, decode * gb, decodeCpu * gb);
     }
+}
+
+TEST_CASE("block forward speed on the opt125m shape against the GEMM rate", "[.][bench]")
+{
+    // What the quantization engine runs per calibration sequence: one block over T = 512 tokens, one thread, no
+    // pool; the rate set against the GEMM of bench-quant measured right after on one thread; best of five each,
+    // wall and thread CPU time (the CPU figure is the steadier one when other jobs share the machine).
+    const ModelConfig c = syntheticShape("opt125m").config;
+    const int T = 512;
+    std::mt19937_64 rng(31);
+    const auto d = std::size_t(c.dim), h = std::size_t(c.hiddenDim);
+    std::vector<std::vector<float>> owned;
+    auto values = [&](std::size_t n, float scale, float offset = 0.0f) {
+        owned.push_back(randomVector(n, rng, scale));
+        for (float& v : owned.back())
+            v += offset;
+        return owned.back().data();
+    };
+    BlockWeights w;
+    auto linear = [&](Linear& l, std::size_t rows, std::size_t cols) {
+        l.w = values(rows * cols, 1.0f / std::sqrt(float(cols)));
+        l.rows = int(rows);
+        l.cols = int(cols);
+    };
+    w.attnNorm = values(d, 0.1f, 1.0f);
+    w.ffnNorm = values(d, 0.1f, 1.0f);
+    linear(w.wq, d, d);
+    linear(w.wk, d, d);
+    linear(w.wv, d, d);
+    linear(w.wo, d, d);
+    linear(w.gate, h, d);
+    linear(w.up, h, d);
+    linear(w.down, d, h);
+    const Rope rope(c);
+    const std::vector<float> x0 = randomVector(std::size_t(T) * d, rng);
+    std::vector<float> x, keys(std::size_t(T) * d), vals(keys.size());
+    BlockScratch scratch;
+    auto threadCpu = [] {
+        timespec t{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
+    };
+    double bestWall = 1e30, bestCpu = 1e30;
+    for (int rep = 0; rep < 5; ++rep) {
+        x = x0;
+        BlockKv kv;
+        kv.keys = keys.data();
+        kv.values = vals.data();
+        const double c0 = threadCpu();
+        const auto a = std::chrono::steady_clock::now();
+        forwardBlock(c, rope, w, x.data(), T, kv, scratch, nullptr);
+        bestWall = std::min(bestWall, std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
+        bestCpu = std::min(bestCpu, threadCpu() - c0);
+    }
+    // The Gram GEMM of bench-quant (dense::gemm, T × m by T × m), timed the same way.
+    const int m = c.dim;
+    const std::vector<float> A = randomVector(std::size_t(T) * std::size_t(m), rng),
+                             B = randomVector(std::size_t(T) * std::size_t(m), rng);
+    std::vector<float> C(std::size_t(m) * std::size_t(m));
+    double gemmWall = 1e30, gemmCpu = 1e30;
+    for (int rep = 0; rep < 5; ++rep) {
+        const double c0 = threadCpu();
+        const auto a = std::chrono::steady_clock::now();
+        quant::dense::gemm(true, false, m, m, T, 1.0f, A.data(), T, B.data(), T, 0.0f, C.data(), m);
+        gemmWall = std::min(gemmWall, std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
+        gemmCpu = std::min(gemmCpu, threadCpu() - c0);
+    }
+    const double flops = blockForwardFlops(c, T), gemmFlops = 2.0 * T * double(m) * m;
+    std::printf("block forward (%s), T = %d: %.1f ms wall, %.1f ms thread CPU -> %.1f GFLOP/s (CPU: %.1f); "
+                "GEMM (%s) %.1f GFLOP/s (CPU: %.1f) -> forward at %.0f %% of it (CPU: %.0f %%)\n",
+                kernels::f32PathName(kernels::bestF32Path()), T, bestWall * 1e3, bestCpu * 1e3, flops / bestWall * 1e-9,
+                flops / bestCpu * 1e-9, quant::dense::pathName(quant::dense::bestPath()), gemmFlops / gemmWall * 1e-9,
+                gemmFlops / gemmCpu * 1e-9, 100.0 * gemmWall * flops / (bestWall * gemmFlops),
+                100.0 * gemmCpu * flops / (bestCpu * gemmFlops));
 }

@@ -22,6 +22,14 @@ float dotAvx512(const float* a, const float* b, int n);
 void axpyAvx512(float a, const float* x, float* y, int n);
 void dotRowsAvx512(const float* q, const float* rows, std::size_t stride, int count, int n, float* out);
 void axpyRowsAvx512(const float* s, const float* rows, std::size_t stride, int count, float* y, int n);
+void dotRowsCausalAvx2(const float* q, std::size_t ldq, int m, const float* rows, std::size_t stride, int count0,
+                       int n, float* out, std::size_t ldo);
+void axpyRowsCausalAvx2(const float* s, std::size_t lds, int m, const float* rows, std::size_t stride, int count0,
+                        float* y, std::size_t ldy, int n);
+void dotRowsCausalAvx512(const float* q, std::size_t ldq, int m, const float* rows, std::size_t stride, int count0,
+                         int n, float* out, std::size_t ldo);
+void axpyRowsCausalAvx512(const float* s, std::size_t lds, int m, const float* rows, std::size_t stride,
+                          int count0, float* y, std::size_t ldy, int n);
 } // namespace detail
 
 namespace {
@@ -179,6 +187,34 @@ void axpyRows(const float* s, const float* rows, std::size_t stride, int count, 
     }
     for (int j = 0; j < count; ++j)
         axpy(F32Path::Scalar, s[j], rows + static_cast<std::size_t>(j) * stride, y, n);
+}
+
+void dotRowsCausal(F32Path path, const float* q, std::size_t ldq, int m, const float* rows, std::size_t stride,
+                   int count0, int n, float* out, std::size_t ldo)
+{
+    switch (path) {
+    case F32Path::Avx512: detail::dotRowsCausalAvx512(q, ldq, m, rows, stride, count0, n, out, ldo); return;
+    case F32Path::Avx2: detail::dotRowsCausalAvx2(q, ldq, m, rows, stride, count0, n, out, ldo); return;
+    case F32Path::Scalar: break;
+    }
+    for (int i = 0; i < m; ++i)
+        for (int j = 0; j < count0 + i; ++j)
+            out[static_cast<std::size_t>(i) * ldo + static_cast<std::size_t>(j)] =
+                dotScalar(q + static_cast<std::size_t>(i) * ldq, rows + static_cast<std::size_t>(j) * stride, n);
+}
+
+void axpyRowsCausal(F32Path path, const float* s, std::size_t lds, int m, const float* rows, std::size_t stride,
+                    int count0, float* y, std::size_t ldy, int n)
+{
+    switch (path) {
+    case F32Path::Avx512: detail::axpyRowsCausalAvx512(s, lds, m, rows, stride, count0, y, ldy, n); return;
+    case F32Path::Avx2: detail::axpyRowsCausalAvx2(s, lds, m, rows, stride, count0, y, ldy, n); return;
+    case F32Path::Scalar: break;
+    }
+    for (int i = 0; i < m; ++i)
+        for (int j = 0; j < count0 + i; ++j)
+            axpy(F32Path::Scalar, s[static_cast<std::size_t>(i) * lds + static_cast<std::size_t>(j)],
+                 rows + static_cast<std::size_t>(j) * stride, y + static_cast<std::size_t>(i) * ldy, n);
 }
 
 void rmsnorm(float* out, const float* x, const float* w, int n, float eps)

@@ -70,6 +70,9 @@ void applyShared(std::initializer_list<std::pair<const Linear*, float*>> list, c
     kernels::packedMatmulMulti(types[0], mats, count, list.begin()->first->cols, X, T, pool);
 }
 
+// Queries whose attention runs as one tile (their score rows: kQueryBlock × span floats per worker).
+constexpr int kQueryBlock = 16;
+
 // fn(begin, end, worker) over [0, n): split by the pool, or all on this thread without one.
 void forEachChunk(ThreadPool* pool, std::size_t n, const std::function<void(std::size_t, std::size_t, int)>& fn)
 {
@@ -99,6 +102,7 @@ void forwardBlock(const ModelConfig& c, const Rope& rope, const BlockWeights& w,
     const bool f16 = kv.keys == nullptr;
     const int span = kv.cached + T; // cached rows the last token attends to
     const int workers = pool ? pool->size() : 1;
+    const kernels::F32Path path = kernels::bestF32Path();
     s.xb.resize(ut * std::max(dim, qDim));
     s.q.resize(ut * qDim);
     if (f16) {
@@ -108,7 +112,8 @@ void forwardBlock(const ModelConfig& c, const Rope& rope, const BlockWeights& w,
     s.att.resize(ut * qDim);
     s.hb.resize(ut * hidden);
     s.hb2.resize(ut * hidden);
-    s.scores.resize(std::max(s.scores.size(), static_cast<std::size_t>(workers) * static_cast<std::size_t>(span)));
+    s.scores.resize(
+        std::max(s.scores.size(), static_cast<std::size_t>(workers) * kQueryBlock * static_cast<std::size_t>(span)));
     s.cosv.resize(static_cast<std::size_t>(hd / 2));
     s.sinv.resize(static_cast<std::size_t>(hd / 2));
     auto goOn = [&](BlockSite site, const float* in, std::size_t m) {
@@ -154,29 +159,42 @@ void forwardBlock(const ModelConfig& c, const Rope& rope, const BlockWeights& w,
     // Grouped-query causal attention, one head per task (independent, so thread-count invariant).
     const int kvMul = c.nHeads / c.nKvHeads;
     const float scaleDiv = std::sqrt(static_cast<float>(hd));
+    const auto uspan = static_cast<std::size_t>(span);
     forEachChunk(pool, static_cast<std::size_t>(c.nHeads), [&](std::size_t hb, std::size_t he, int worker) {
-        float* scores = s.scores.data() + static_cast<std::size_t>(worker) * static_cast<std::size_t>(span);
+        float* scores = s.scores.data() + static_cast<std::size_t>(worker) * kQueryBlock * uspan;
         for (auto h = static_cast<int>(hb); h < static_cast<int>(he); ++h) {
             const std::size_t kvOff = static_cast<std::size_t>(h / kvMul) * static_cast<std::size_t>(hd);
-            for (int t = 0; t < T; ++t) {
-                const float* q = s.q.data() + static_cast<std::size_t>(t) * qDim + static_cast<std::size_t>(h) * hd;
-                const int n = kv.cached + t + 1;
-                if (f16)
+            if (f16) {
+                for (int t = 0; t < T; ++t) {
+                    const float* q = s.q.data() + static_cast<std::size_t>(t) * qDim + static_cast<std::size_t>(h) * hd;
+                    const int n = kv.cached + t + 1;
                     for (int j = 0; j < n; ++j)
                         scores[j] = kernels::dotF16(q, keyRow16(j) + kvOff, hd) / scaleDiv;
-                else {
-                    kernels::dotRows(q, kv.keys + kvOff, kvDim, n, hd, scores);
-                    for (int j = 0; j < n; ++j)
-                        scores[j] /= scaleDiv;
-                }
-                kernels::softmax(scores, n);
-                float* out = s.att.data() + static_cast<std::size_t>(t) * qDim + static_cast<std::size_t>(h) * hd;
-                std::fill(out, out + hd, 0.0f);
-                if (f16)
+                    kernels::softmax(scores, n);
+                    float* out = s.att.data() + static_cast<std::size_t>(t) * qDim + static_cast<std::size_t>(h) * hd;
+                    std::fill(out, out + hd, 0.0f);
                     for (int j = 0; j < n; ++j)
                         kernels::axpyF16(scores[j], valueRow16(j) + kvOff, out, hd);
-                else
-                    kernels::axpyRows(scores, kv.values + kvOff, kvDim, n, out, hd);
+                }
+                continue;
+            }
+            // fp32 cache: kQueryBlock queries at a time, their scores and value sums tiled like a GEMM; per query
+            // the same sums as one dotRows / axpyRows call (kernels_f32.h), so prefill equals decode.
+            for (int t0 = 0; t0 < T; t0 += kQueryBlock) {
+                const int m = std::min(kQueryBlock, T - t0), count0 = kv.cached + t0 + 1;
+                const std::size_t first = static_cast<std::size_t>(t0) * qDim + static_cast<std::size_t>(h) * hd;
+                kernels::dotRowsCausal(path, s.q.data() + first, qDim, m, kv.keys + kvOff, kvDim, count0, hd, scores,
+                                       uspan);
+                for (int i = 0; i < m; ++i) {
+                    float* row = scores + static_cast<std::size_t>(i) * uspan;
+                    const int n = count0 + i;
+                    for (int j = 0; j < n; ++j)
+                        row[j] /= scaleDiv;
+                    kernels::softmax(row, n);
+                    std::fill_n(s.att.data() + first + static_cast<std::size_t>(i) * qDim, hd, 0.0f);
+                }
+                kernels::axpyRowsCausal(path, scores, uspan, m, kv.values + kvOff, kvDim, count0, s.att.data() + first,
+                                        qDim, hd);
             }
         }
     });

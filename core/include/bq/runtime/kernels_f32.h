@@ -44,6 +44,15 @@ void axpy(float a, const float* x, float* y, int n);
 void dotRows(const float* q, const float* rows, std::size_t stride, int count, int n, float* out);
 void axpyRows(const float* s, const float* rows, std::size_t stride, int count, float* y, int n);
 
+// Causal attention of m consecutive queries at once (prefill), query i seeing the cached rows j < count0 + i.
+// Scores: out[i·ldo + j] = dot(q + i·ldq, rows + j·stride, n). Value sums: y + i·ldy += s[i·lds + j]·(rows +
+// j·stride) for j = 0, 1, ... in order. Per query bit for bit dotRows / axpyRows (dot / axpy per row of `path`),
+// so a prefill equals token-by-token decode; the work is tiled over queries × rows like a GEMM.
+void dotRowsCausal(F32Path path, const float* q, std::size_t ldq, int m, const float* rows, std::size_t stride,
+                   int count0, int n, float* out, std::size_t ldo);
+void axpyRowsCausal(F32Path path, const float* s, std::size_t lds, int m, const float* rows, std::size_t stride,
+                    int count0, float* y, std::size_t ldy, int n);
+
 // run.c numerics: ss = Σx² (fp32, sequential); out = w·(x·1/sqrt(ss/n + eps)). out may alias x.
 void rmsnorm(float* out, const float* x, const float* w, int n, float eps);
 // In place, max subtracted, fp32.
