@@ -73,12 +73,19 @@ def startup_code_problems(path):
         seen.add(name)
         listing = subprocess.run(["objdump", "-dr", "--no-show-raw-insn", f"--disassemble={name}", path],
                                  capture_output=True, text=True, check=True).stdout
-        for insn in INSTRUCTION.finditer(listing):
+        # objdump (binutils 2.40) prints the relocations of the whole section before the function's first
+        # instruction; only those inside the function's own address range are its calls.
+        instructions = [m for m in INSTRUCTION.finditer(listing) if not m.group(2).startswith("R_X86_64_")]
+        for insn in instructions:
             if needs_more_than_baseline(insn.group(2), insn.group(3)):
                 problems.append((start, f"start-up code ({name}) executes `{insn.group(2)} {insn.group(3)}`"))
                 return
-        for callee in re.findall(r"R_X86_64_(?:PLT|PC)32\s+([^\s+-]+)", listing):
-            if callee in local and callee != name and not callee.startswith("."):
+        if not instructions:
+            return
+        first, last = int(instructions[0].group(1), 16), int(instructions[-1].group(1), 16)
+        for offset, callee in re.findall(r"^\s*([0-9a-f]+): R_X86_64_(?:PLT|PC)32\s+([^\s+-]+)", listing, re.M):
+            if first <= int(offset, 16) <= last + 15 and callee in local and callee != name and \
+                    not callee.startswith("."):
                 visit(callee, start)
 
     for start in sorted(starts):
