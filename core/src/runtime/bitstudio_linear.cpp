@@ -193,8 +193,12 @@ std::unique_ptr<PackedLinear> makeBitstudioPackedLinear(const QuantizedLinear& l
 {
     if (kernel == BitstudioKernel::Avx2 && !cpuFeatures().avx2)
         throw std::invalid_argument("makeBitstudioPackedLinear: AVX2 requested but the CPU (or BQ_CPU) lacks it");
-    if (kernel == BitstudioKernel::Int8 || (kernel == BitstudioKernel::Auto && bitstudioInt8Refusal(layer).empty()))
+    if (kernel == BitstudioKernel::Int8)
         return makeBitstudioInt8Linear(layer, kernels::bestQPath());
+    std::string refusal; // Auto: the int8 form where the layer fits (one check), else the fp32 form below
+    if (kernel == BitstudioKernel::Auto)
+        if (auto int8 = makeBitstudioInt8Linear(layer, kernels::bestQPath(), &refusal))
+            return int8;
     return std::make_unique<BitstudioLinear>(layer, kernel);
 }
 

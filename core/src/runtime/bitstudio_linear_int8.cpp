@@ -72,9 +72,6 @@ public:
     BitstudioInt8Linear(const QuantizedLinear& q, kernels::QPath path)
         : m_n(int(q.rows)), m_m(int(q.cols)), m_blocks((m_m + kBlock - 1) / kBlock), m_method(q.method), m_path(path)
     {
-        const std::string why = bitstudioInt8Refusal(q);
-        if (!why.empty())
-            throw std::invalid_argument(q.tensor + ": the int8 bitstudio kernels cannot hold this layer: " + why);
         for (int p = 0; p < int(q.planes.size()); ++p)
             addPlane(q, p);
         if (q.codes)
@@ -320,11 +317,19 @@ std::string bitstudioInt8Refusal(const QuantizedLinear& q)
     return {};
 }
 
-std::unique_ptr<PackedLinear> makeBitstudioInt8Linear(const QuantizedLinear& layer, kernels::QPath path)
+std::unique_ptr<PackedLinear> makeBitstudioInt8Linear(const QuantizedLinear& layer, kernels::QPath path,
+                                                      std::string* refusal)
 {
     if (!kernels::qPathSupported(path))
         throw std::invalid_argument(std::string("makeBitstudioInt8Linear: this CPU (or BQ_CPU) lacks the ") +
                                     kernels::qPathName(path) + " path");
+    std::string why = bitstudioInt8Refusal(layer);
+    if (!why.empty()) {
+        if (!refusal)
+            throw std::invalid_argument(layer.tensor + ": the int8 bitstudio kernels cannot hold this layer: " + why);
+        *refusal = std::move(why);
+        return nullptr;
+    }
     return std::make_unique<BitstudioInt8Linear>(layer, path);
 }
 

@@ -35,10 +35,12 @@ std::unique_ptr<PackedLinear> makeBitstudioPackedLinear(const QuantizedLinear& l
                                                         BitstudioKernel kernel = BitstudioKernel::Auto);
 
 // The int8 form (bitstudio_linear_int8.cpp) on one Q1_0 kernel path. Empty refusal = the layer fits; otherwise
-// why not (e.g. "plane 0: groups of 64 columns are not a multiple of 128"). makeBitstudioInt8Linear throws
-// std::invalid_argument with that reason, or when the CPU lacks `path`.
+// why not (e.g. "plane 0: groups of 64 columns are not a multiple of 128"). For a layer that does not fit,
+// makeBitstudioInt8Linear returns null and sets *refusal, or, without `refusal`, throws std::invalid_argument with
+// the reason; it throws too when the CPU lacks `path`.
 std::string bitstudioInt8Refusal(const QuantizedLinear& layer);
-std::unique_ptr<PackedLinear> makeBitstudioInt8Linear(const QuantizedLinear& layer, kernels::QPath path);
+std::unique_ptr<PackedLinear> makeBitstudioInt8Linear(const QuantizedLinear& layer, kernels::QPath path,
+                                                      std::string* refusal = nullptr);
 
 // A PackedModelOptions::linearFactory (runtime/packed_model.h): a PackedLinear for a canonical weight name, or null.
 using LinearFactory = std::function<std::shared_ptr<const PackedLinear>(const Model&, const std::string&)>;
