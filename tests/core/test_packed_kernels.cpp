@@ -16,6 +16,7 @@
 #include "bq/util/thread_pool.h"
 #include "support/test_support.h"
 #include <algorithm>
+#include "support/avxvnni_evex_twin.h"
 #include "support/packed_test_data.h"
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -469,6 +470,19 @@ TEST_CASE("kernel path: AVX2 packed q1_0/q4_0/q8_0 kernels", "[kernels][paths]")
           kernels::qPathSupported(QPath::Avx2));
 }
 
+TEST_CASE("kernel path: AVX-VNNI packed q4_0/q8_0/q6_k/tq2_0/tq1_0 kernels (VEX encoding)", "[kernels][paths]")
+{
+    CHECK(bqtest::reportKernelPath("AVX-VNNI packed q4_0/q8_0/q6_k/tq2_0/tq1_0 kernels (VEX encoding)",
+                                   {"avx2", "fma", "f16c", "avxvnni"}) == kernels::qPathSupported(QPath::AvxVnni));
+}
+
+TEST_CASE("kernel path: AVX-VNNI kernels' EVEX twin (the same code on AVX-512 VNNI machines)", "[kernels][paths]")
+{
+    CHECK(bqtest::reportKernelPath("AVX-VNNI kernels' EVEX twin (the same code on AVX-512 VNNI machines)",
+                                   {"avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512vnni"}) ==
+          kernels::qPathSupported(QPath::Avx512));
+}
+
 TEST_CASE("kernel path: AVX-512 VNNI packed q1_0/q4_0/q8_0 kernels", "[kernels][paths]")
 {
     CHECK(bqtest::reportKernelPath("AVX-512 VNNI packed q1_0/q4_0/q8_0 kernels",
@@ -506,4 +520,55 @@ TEST_CASE("kernel path: AVX2 bitstudio packed layers", "[kernels][paths]")
 {
     // bitstudio_linear.cpp picks its AVX2 kernel on cpuFeatures().avx2 alone (the file is built with FMA/F16C too).
     CHECK(bqtest::reportKernelPath("AVX2 bitstudio packed layers", {"avx2"}) == cpuFeatures().avx2);
+}
+
+TEST_CASE("AVX-VNNI kernels (as their EVEX twin where the CPU lacks AVX-VNNI): equal to the path that runs the same "
+          "source bit for bit, and to the scalar reference, on odd shapes",
+          "[packed]")
+{
+    // The VEX kernels run in supportedPaths() above where the CPU has AVX-VNNI. Their twin runs wherever AVX-512 VNNI
+    // is: Q4_0 / Q8_0 are the AVX-512 path's 256-bit kernels (kernels_q_blocks.inl with vpdpbusd), the super-block
+    // types the AVX2 tiles with vpdpbusd / vpdpwssd in place of vpmaddubsw / vpmaddwd; exact integer sums in the same
+    // fp32 order, so both equal those paths bit for bit.
+    if (!kernels::qPathSupported(QPath::Avx512)) {
+        WARN("NOT RUN: the AVX-VNNI EVEX twin needs AVX-512 VL/VNNI");
+        return;
+    }
+    std::mt19937 rng(77);
+    for (DType type : {DType::Q4_0, DType::Q8_0, DType::Q6_K, DType::TQ2_0, DType::TQ1_0})
+        for (int nb : {1, 3, 9, 17})
+            for (int T : {1, 2, 3, 5, 17, 67}) {
+                const int block = kernels::activationBlockFor(type);
+                const int N = nb == 9 ? 11 : nb == 17 ? 5 : 7, K = block * nb;
+                const auto bytes = randomBlocks(type, N, K, rng);
+                const Tensor w = viewTensor(type, N, K, bytes);
+                auto x = randomFloats(static_cast<std::size_t>(T * K), rng, 3.0f);
+                if (T > 2) // one token at the int8 extremes
+                    for (int k = 0; k < K; ++k)
+                        x[static_cast<std::size_t>(2 * K + k)] = k % 3 == 0 ? -5.0f : 5.0f;
+                kernels::QuantizedActivations X;
+                kernels::quantizeActivations(QPath::Scalar, x.data(), T, K, block, X);
+                std::vector<double> exact, bound;
+                referenceProducts(w, X, exact, bound);
+                const std::size_t rowBytes = dtypeRowBytes(type, K), ldy = static_cast<std::size_t>(N);
+                const bool superBlock = block == 256;
+                const QPath same = superBlock ? QPath::Avx2 : QPath::Avx512;
+                std::vector<float> twin(static_cast<std::size_t>(T * N), -1.0f), other(twin.size(), -2.0f);
+                // Two row ranges, the second starting inside a tile.
+                const std::size_t mid = std::min<std::size_t>(3, ldy);
+                for (auto [b, e] : {std::pair<std::size_t, std::size_t>{0, mid}, {mid, ldy}}) {
+                    if (superBlock)
+                        kernels::detail::superBlockMatmulRowsAvxVnniEvexTwin(type, bytes.data(), rowBytes, X, twin.data(),
+                                                                             ldy, b, e);
+                    else
+                        kernels::detail::packedMatmulRowsAvxVnniEvexTwin(type, bytes.data(), rowBytes, X, twin.data(), ldy,
+                                                                         b, e);
+                }
+                kernels::packedMatmulRows(same, type, bytes.data(), rowBytes, X, other.data(), ldy, 0, ldy);
+                INFO(dtypeName(type) << " N=" << N << " nb=" << nb << " T=" << T << ", against " << kernels::qPathName(same));
+                for (std::size_t i = 0; i < twin.size(); ++i) {
+                    CHECK(twin[i] == other[i]);
+                    CHECK(std::fabs(twin[i] - exact[i]) <= 1e-5 * bound[i] + 1e-30);
+                }
+            }
 }

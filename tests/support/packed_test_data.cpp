@@ -52,7 +52,7 @@ Tensor viewTensor(DType type, int N, int K, const std::vector<std::byte>& bytes)
 std::vector<kernels::QPath> supportedPaths()
 {
     std::vector<kernels::QPath> out;
-    for (kernels::QPath p : {kernels::QPath::Scalar, kernels::QPath::Avx2, kernels::QPath::Avx512})
+    for (kernels::QPath p : {kernels::QPath::Scalar, kernels::QPath::Avx2, kernels::QPath::AvxVnni, kernels::QPath::Avx512})
         if (kernels::qPathSupported(p))
             out.push_back(p);
     return out;

@@ -176,6 +176,7 @@ std::vector<std::string> missingCpuFeatures(const std::vector<std::string>& need
     const std::map<std::string, bool> have = {{"avx2", f.avx2},
                                               {"fma", f.fma},
                                               {"f16c", f.f16c},
+                                              {"avxvnni", f.avxvnni},
                                               {"avx512f", f.avx512f},
                                               {"avx512bw", f.avx512bw},
                                               {"avx512vl", f.avx512vl},

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Proves that instruction-set-specific code cannot leak out of its run-time dispatch.
 
-Files named *_avx2.cpp / *_avx512.cpp are compiled with -mavx2 / -mavx512* and -fno-weak (core/CMakeLists.txt).
+Files named *_avx2.cpp / *_avxvnni.cpp / *_avx512.cpp are compiled with -mavx2 / -mavxvnni / -mavx512* and
+-fno-weak (core/CMakeLists.txt).
 If such a file emitted a shared (weak) definition of a template or inline function (std::vector<int>::assign,
 std::min, an Eigen kernel), the linker would keep one copy for the whole program, possibly the AVX-512 one, and
 generic code would execute AVX-512 instructions on a CPU without them (SIGILL). Two checks, both independent of
@@ -9,7 +10,9 @@ the CPU this runs on:
 
   objects BUILD_DIR   nm over every object file: an ISA object defines no weak symbol, no global symbol it
                       defines is defined by any other object (generic or another ISA), and it has no static
-                      constructor (those run at program start on every CPU, before any dispatch).
+                      constructor (those run at program start on every CPU, before any dispatch); an AVX-VNNI
+                      object holds no AVX-512 instruction (zmm or mask registers, EVEX encoding), since that level
+                      is meant for CPUs without AVX-512.
   binary EXE MAP      objdump over a linked executable: generic code (outside the address ranges the linker map
                       gives the ISA objects) calls into ISA code only at a dispatch entry point, and executes
                       no instruction beyond baseline x86-64 (VEX/EVEX encodings, ymm/zmm/mask registers) except
@@ -21,14 +24,15 @@ import re
 import subprocess
 import sys
 
-ISA_OBJECT = re.compile(r"_(avx2|avx512)\.cpp\.o$")
+ISA_OBJECT = re.compile(r"_(avx2|avxvnni|avx512)\.cpp\.o$")
+AVXVNNI_OBJECT = re.compile(r"_avxvnni\.cpp\.o$")
 # The personality-routine pointer is data, the same in every object; it carries no code.
 HARMLESS_WEAK = {"DW.ref.__gxx_personality_v0"}
 # Common symbols (nm type C) are zero-initialised data: under -fno-weak GCC emits the empty function objects
 # of <ranges> (std::ranges::lexicographical_compare, ...) so. Data holds no instructions.
 HARMLESS_KINDS = "C"
 # Generic files may hold single functions compiled with __attribute__((target(...))); they are named so.
-TARGET_ATTRIBUTE_FUNCTION = re.compile(r"(Avx2|Avx512)\b|(Avx2|Avx512)[A-Z(]")
+TARGET_ATTRIBUTE_FUNCTION = re.compile(r"(Avx2|AvxVnni|Avx512)\b|(Avx2|AvxVnni|Avx512)[A-Z(]")
 
 
 def object_files(build_dir):
@@ -93,6 +97,21 @@ def startup_code_problems(path):
     return problems
 
 
+AVX512_OPERAND = re.compile(r"%zmm\d+|%k[0-7]\b|\{evex\}")
+
+
+def avx512_instructions(path):
+    """The first AVX-512 instruction of an object that must run without AVX-512 (as a one-item list), or []."""
+    listing = subprocess.run(["objdump", "-d", "--no-show-raw-insn", path], capture_output=True, text=True,
+                             check=True).stdout
+    for insn in INSTRUCTION.finditer(listing):
+        text = insn.group(2) + " " + insn.group(3)
+        # EVEX-only forms: zmm / mask registers, or xmm/ymm16-31.
+        if AVX512_OPERAND.search(text) or re.search(r"%[xy]mm(1[6-9]|2\d|3[01])\b", text):
+            return [f"AVX-512 instruction `{text.strip()}` in an AVX-VNNI object"]
+    return []
+
+
 def check_objects(build_dir):
     isa, generic = {}, {}
     for path in object_files(build_dir):
@@ -117,6 +136,8 @@ def check_objects(build_dir):
                 failures.append((path, symbol, "also defined in " + ", ".join(others[:3])))
     for path in sorted(isa):
         failures.extend((path, symbol, why) for symbol, why in startup_code_problems(path))
+        if AVXVNNI_OBJECT.search(path):
+            failures.extend((path, "objdump", why) for why in avx512_instructions(path))
     names = demangle([s for _p, s, _w in failures])
     for (path, _symbol, why), name in zip(failures, names):
         print(f"LEAK {os.path.relpath(path, build_dir)}: {name}: {why}")
@@ -158,7 +179,7 @@ FUNCTION_LABEL = re.compile(r"^([0-9a-f]+) <(.+)>:$")
 INSTRUCTION = re.compile(r"^\s*([0-9a-f]+):\s+(\S+)[ \t]*(.*)$", re.M)
 BRANCH_TARGET = re.compile(r"^([0-9a-f]+) <(.+?)(\+0x[0-9a-f]+)?>$")
 # The dispatch entry points: functions an ISA file exports for the generic dispatcher to call.
-ENTRY_POINT = re.compile(r"(Avx2|Avx512)\(|::(avx2|avx512)::")
+ENTRY_POINT = re.compile(r"(Avx2|AvxVnni|Avx512)\(|::(avx2|avxvnni|avx512)::")
 
 
 def needs_more_than_baseline(mnemonic, operands):

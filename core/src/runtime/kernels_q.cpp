@@ -24,6 +24,8 @@ void packedMatmulRowsAvx512(DType type, const std::byte* W, std::size_t rowBytes
                             float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd);
 void q1MatmulRowsAvx2(const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy,
                       std::size_t rowBegin, std::size_t rowEnd);
+void packedMatmulRowsAvxVnni(DType type, const std::byte* W, std::size_t rowBytes, const QuantizedActivations& X,
+                             float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd);
 void q1MatmulRowsAvx512(const Q1Planes& W, const QuantizedActivations& X, float* Y, std::size_t ldy,
                         std::size_t rowBegin, std::size_t rowEnd);
 float dotF16Avx2(const float* a, const std::uint16_t* h, int n);
@@ -137,6 +139,7 @@ bool qPathSupported(QPath path) noexcept
     switch (path) {
     case QPath::Scalar: return true;
     case QPath::Avx2: return f.avx2 && f.fma && f.f16c;
+    case QPath::AvxVnni: return f.avxvnni && f.avx2 && f.fma && f.f16c;
     case QPath::Avx512: return f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.avx2 && f.fma && f.f16c;
     }
     return false;
@@ -144,17 +147,21 @@ bool qPathSupported(QPath path) noexcept
 
 QPath bestQPath() noexcept
 {
-    static const QPath best = qPathSupported(QPath::Avx512) ? QPath::Avx512
-                              : qPathSupported(QPath::Avx2) ? QPath::Avx2
-                                                            : QPath::Scalar;
+    static const QPath best = qPathSupported(QPath::Avx512)    ? QPath::Avx512
+                              : qPathSupported(QPath::AvxVnni) ? QPath::AvxVnni
+                              : qPathSupported(QPath::Avx2)    ? QPath::Avx2
+                                                               : QPath::Scalar;
     return best;
 }
+
+bool q1UsesLut(QPath path) noexcept { return path == QPath::Avx2 || path == QPath::AvxVnni; }
 
 const char* qPathName(QPath path) noexcept
 {
     switch (path) {
     case QPath::Scalar: return "scalar";
     case QPath::Avx2: return "avx2";
+    case QPath::AvxVnni: return "avx-vnni";
     case QPath::Avx512: return "avx512-vnni";
     }
     return "?";
@@ -199,7 +206,8 @@ void quantizeActivations(QPath path, const float* X, int tokens, int cols, int b
             std::int32_t* sm = out.sum.data() + t * nb;
             switch (path) {
             case QPath::Avx512: detail::quantizeActRowAvx512(x, cols, block, q, s, sm); break;
-            case QPath::Avx2: detail::quantizeActRowAvx2(x, cols, block, q, s, sm); break;
+            case QPath::Avx2:
+            case QPath::AvxVnni: detail::quantizeActRowAvx2(x, cols, block, q, s, sm); break;
             case QPath::Scalar: quantizeActRowScalar(x, cols, block, q, s, sm); break;
             }
         }
@@ -253,7 +261,7 @@ Q1PlaneStore splitQ1(const std::byte* W, int N, int K, QPath path)
     s.rows = N;
     s.blocksPerRow = K / 128;
     const auto rows = static_cast<std::size_t>(N);
-    if (path == QPath::Avx2) {
+    if (q1UsesLut(path)) {
         s.lutBits.resize(q1LutBytes(rows, s.blocksPerRow));
         s.lutScales.resize(s.lutBits.size() / 16);
         splitQ1LutRows(W, dtypeRowBytes(DType::Q1_0, K), K, rows, s.lutBits.data(), s.lutScales.data());
@@ -274,12 +282,13 @@ void q1MatmulRows(QPath path, const Q1Planes& W, const QuantizedActivations& X, 
                                     " blocks against activations of " + std::to_string(X.blocksPerToken()));
     if (rowBegin >= rowEnd || X.tokens <= 0)
         return;
-    if (!W.bits && !(path == QPath::Avx2 && W.lutBits))
+    if (!W.bits && !(q1UsesLut(path) && W.lutBits))
         throw std::invalid_argument(std::string("q1MatmulRows: the ") + qPathName(path) +
                                     " path needs the Q1_0 planes (splitQ1 made the AVX2 LUT layout only)");
     switch (path) {
     case QPath::Avx512: detail::q1MatmulRowsAvx512(W, X, Y, ldy, rowBegin, rowEnd); return;
-    case QPath::Avx2: detail::q1MatmulRowsAvx2(W, X, Y, ldy, rowBegin, rowEnd); return;
+    case QPath::Avx2:
+    case QPath::AvxVnni: detail::q1MatmulRowsAvx2(W, X, Y, ldy, rowBegin, rowEnd); return;
     case QPath::Scalar: q1MatmulRowsScalar(W, X, Y, ldy, rowBegin, rowEnd); return;
     }
 }
@@ -301,7 +310,7 @@ void packedMatmulRows(QPath path, DType type, const std::byte* W, std::size_t ro
         split.blocksPerRow = static_cast<int>(nb);
         Q1Planes view{};
         view.blocksPerRow = split.blocksPerRow;
-        if (path == QPath::Avx2) {
+        if (q1UsesLut(path)) {
             split.lutBits.resize(q1LutBytes(rows, static_cast<int>(nb)));
             split.lutScales.resize(split.lutBits.size() / 16);
             splitQ1LutRows(W + rowBegin * rowBytes, rowBytes, X.cols, rows, split.lutBits.data(), split.lutScales.data());
@@ -321,12 +330,16 @@ void packedMatmulRows(QPath path, DType type, const std::byte* W, std::size_t ro
         switch (path) {
         case QPath::Avx512: detail::superBlockMatmulRowsAvx512(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
         case QPath::Avx2: detail::superBlockMatmulRowsAvx2(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
+        case QPath::AvxVnni:
+            detail::superBlockMatmulRowsAvxVnni(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd);
+            return;
         case QPath::Scalar: detail::superBlockMatmulRowsScalar(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
         }
     }
     switch (path) {
     case QPath::Avx512: detail::packedMatmulRowsAvx512(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
     case QPath::Avx2: detail::packedMatmulRowsAvx2(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
+    case QPath::AvxVnni: detail::packedMatmulRowsAvxVnni(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
     case QPath::Scalar: packedMatmulRowsScalar(type, W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
     }
 }

@@ -39,6 +39,9 @@ void superBlockMatmulRowsScalar(DType type, const std::byte* W, std::size_t rowB
                                 float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd);
 void superBlockMatmulRowsAvx2(DType type, const std::byte* W, std::size_t rowBytes, const QuantizedActivations& X,
                               float* Y, std::size_t ldy, std::size_t rowBegin, std::size_t rowEnd);
+void superBlockMatmulRowsAvxVnni(DType type, const std::byte* W, std::size_t rowBytes,
+                                 const QuantizedActivations& X, float* Y, std::size_t ldy, std::size_t rowBegin,
+                                 std::size_t rowEnd);
 void superBlockMatmulRowsAvx512(DType type, const std::byte* W, std::size_t rowBytes,
                                 const QuantizedActivations& X, float* Y, std::size_t ldy, std::size_t rowBegin,
                                 std::size_t rowEnd);

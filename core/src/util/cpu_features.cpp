@@ -44,8 +44,11 @@ static CpuFeatures detect()
     if (const char* cap = std::getenv("BQ_CPU")) {
         if (std::strcmp(cap, "scalar") == 0)
             f = CpuFeatures{};
-        else if (std::strcmp(cap, "avx2") == 0)
+        else if (std::strcmp(cap, "avx2") == 0 || std::strcmp(cap, "avxvnni") == 0) {
             f.avx512f = f.avx512bw = f.avx512vl = f.avx512vnni = f.avx512vpopcntdq = false;
+            if (std::strcmp(cap, "avx2") == 0)
+                f.avxvnni = false;
+        }
     }
     return f;
 }

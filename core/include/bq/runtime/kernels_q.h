@@ -6,7 +6,7 @@
 // q = round-half-even(x · (1/d)), with the exact integer sum Σq of each block. The products then need no
 // multiplications by weights: for Q1_0, Σ w·x = d_w·d_x·(2·Σ_{bit=1} q − Σq); Q4_0 uses d_w·d_x·(Σ nib·q − 8·Σq).
 //
-// Every path (scalar, AVX2, AVX-512 VNNI) computes each block's integer dot product exactly; only the fp32
+// Every path (scalar, AVX2, AVX-VNNI, AVX-512 VNNI) computes each block's integer dot product exactly; only the fp32
 // accumulation of the scaled block sums differs between paths (lanes vs sequential), so paths agree to a few
 // ulps of Σ|scaled block sums|. Within one path each output is computed by the same instruction sequence
 // whatever its row tile, token tile or thread, so results are bit-identical for any thread count and a GEMM
@@ -23,10 +23,16 @@ class ThreadPool;
 
 namespace bq::kernels {
 
-enum class QPath : std::uint8_t { Scalar, Avx2, Avx512 };
+// AvxVnni (Alder Lake and later Intel client CPUs, Zen 5): AVX2 plus 256-bit VEX vpdpbusd / vpdpwssd. It runs the
+// AVX2 kernels except the Q4_0 / Q8_0 / Q6_K / TQ2_0 / TQ1_0 ones, which take vpdpbusd (the same 256-bit kernel
+// source the Avx512 path runs for Q4_0 / Q8_0) instead of vpmaddubsw + vpmaddwd; Q1_0 keeps the AVX2 LUT kernel,
+// which does no multiplications.
+enum class QPath : std::uint8_t { Scalar, Avx2, AvxVnni, Avx512 };
 
-// The fastest path cpuFeatures() allows (honours BQ_CPU=scalar|avx2). Avx512 needs F/BW/VL/VNNI.
+// The fastest path cpuFeatures() allows (honours BQ_CPU=scalar|avx2|avxvnni). Avx512 needs F/BW/VL/VNNI.
 QPath bestQPath() noexcept;
+// Whether Q1_0 runs on the LUT layout on this path (the AVX2 kernel: Avx2 and AvxVnni).
+bool q1UsesLut(QPath path) noexcept;
 bool qPathSupported(QPath path) noexcept;
 const char* qPathName(QPath path) noexcept;
 
@@ -139,7 +145,7 @@ void splitQ1Rows(const std::byte* W, std::size_t rowBytes, int K, std::size_t ro
 // here first.
 void splitQ1LutRows(const std::byte* W, std::size_t rowBytes, int K, std::size_t rows, std::uint8_t* bits,
                     std::uint16_t* scales);
-// The layout `path` reads: the LUT layout for QPath::Avx2 (only it), the planes otherwise.
+// The layout `path` reads: the LUT layout where q1UsesLut(path) (Avx2, AvxVnni), the planes otherwise.
 Q1PlaneStore splitQ1(const std::byte* W, int N, int K, QPath path = bestQPath());
 
 // Single-threaded row-range kernel over Q1_0 planes; same contract and same results as packedMatmulRows on the

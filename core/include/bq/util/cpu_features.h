@@ -11,7 +11,8 @@ struct CpuFeatures {
     std::string summary() const; // e.g. "AVX2 FMA F16C AVX512F AVX512BW AVX512VNNI"
 };
 
-// Detected once; BQ_CPU=scalar|avx2|avx512 in the environment caps it (for tests and benchmarks).
+// Detected once; BQ_CPU=scalar|avx2|avxvnni|avx512 in the environment caps it (for tests and benchmarks): avx2
+// drops AVX-VNNI and AVX-512, avxvnni drops AVX-512 only.
 const CpuFeatures& cpuFeatures();
 
 } // namespace bq
