@@ -328,14 +328,16 @@ inline void tileQ1Lut(const Q1Planes& W, const Q1Tables& L, const QuantizedActiv
     }
     for (int b = 0; b < nb; ++b) {
         const std::uint8_t* wb = tile + static_cast<std::size_t>(b) * 512;
-        // The weight stream 2 KB ahead into L1 and 8 KB ahead into L2: the hardware prefetcher alone left a
-        // 128,256 × 2,048 GEMV from memory ~14 % slower, and with the near prefetch alone a block's compute (~30 ns)
-        // hid too little of the memory latency: the far one raised 1B-shape decode from 61 to 66-86 tok/s on one
-        // thread and from 105-107 to 128-143 on two (Zen 4 class VM, AVX2 path). A prefetch past the end of the
-        // array does not fault.
+        // The weight stream 2 KB ahead into L1 (the hardware prefetcher alone left a 128,256 × 2,048 GEMV from
+        // memory ~14 % slower) and, in the GEMV, 8 KB ahead into L2: with the near prefetch alone a block's compute
+        // (~30 ns) hid too little of the memory latency; the far one raised 1B-shape decode from 61 to 66-86 tok/s
+        // on one thread and from 105-107 to 128-143 on two (Zen 4 class VM, AVX2 path). Prefill tiles read each
+        // weight tile once per token pair, mostly from cache, and keep the near prefetch only. A prefetch past the
+        // end of the array does not fault.
         for (int line = 0; line < 512; line += 64) {
             _mm_prefetch(reinterpret_cast<const char*>(wb + 2048 + line), _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(wb + 8192 + line), _MM_HINT_T1);
+            if constexpr (TT == 1)
+                _mm_prefetch(reinterpret_cast<const char*>(wb + 8192 + line), _MM_HINT_T1);
         }
         __m256i loE[TT], loO[TT], hiE[TT], hiO[TT];
         for (int t = 0; t < TT; ++t)
