@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <tuple>
 
 using namespace bq;
 using namespace bqtest;
@@ -244,6 +245,31 @@ static kernels::QuantizedActivations oneToken(const kernels::QuantizedActivation
     return one;
 }
 
+// An odd-shape kernel case: N × (nb blocks) weights of `type`, T tokens of activations (token 2, when there is one,
+// at the int8 extremes: every q = ±127), quantized on the scalar path, and the fp64 reference products.
+struct OddShapeCase {
+    int N = 0, K = 0;
+    std::vector<std::byte> bytes;
+    kernels::QuantizedActivations X;
+    std::vector<double> exact, bound;
+};
+
+OddShapeCase oddShapeCase(DType type, int N, int nb, int T, std::mt19937& rng)
+{
+    OddShapeCase c;
+    const int block = kernels::activationBlockFor(type);
+    c.N = N;
+    c.K = block * nb;
+    c.bytes = randomBlocks(type, N, c.K, rng);
+    auto x = randomFloats(static_cast<std::size_t>(T * c.K), rng, 3.0f);
+    if (T > 2)
+        for (int k = 0; k < c.K; ++k)
+            x[static_cast<std::size_t>(2 * c.K + k)] = k % 3 == 0 ? -5.0f : 5.0f;
+    kernels::quantizeActivations(QPath::Scalar, x.data(), T, c.K, block, c.X);
+    referenceProducts(viewTensor(type, N, c.K, c.bytes), c.X, c.exact, c.bound);
+    return c;
+}
+
 TEST_CASE("Q4_0 / Q8_0 token-lane GEMMs and their GEMVs (and Q1_0's): every path against the scalar reference on "
           "odd shapes, GEMM equals its GEMVs bit for bit on each path",
           "[packed]")
@@ -254,19 +280,10 @@ TEST_CASE("Q4_0 / Q8_0 token-lane GEMMs and their GEMVs (and Q1_0's): every path
     for (DType type : {DType::Q4_0, DType::Q8_0, DType::Q1_0})
         for (int nb : {1, 7, 9, 17})
             for (int T : {1, 2, 3, 5, 9, 17, 67}) {
-                const int block = kernels::activationBlockFor(type);
-                const int N = nb == 9 ? 11 : nb == 17 ? 5 : 6, K = block * nb;
-                const auto bytes = randomBlocks(type, N, K, rng);
-                const Tensor w = viewTensor(type, N, K, bytes);
-                auto x = randomFloats(static_cast<std::size_t>(T * K), rng, 3.0f);
-                if (T > 2) // one token at the int8 extremes: every q = ±127
-                    for (int k = 0; k < K; ++k)
-                        x[static_cast<std::size_t>(2 * K + k)] = k % 3 == 0 ? -5.0f : 5.0f;
-                kernels::QuantizedActivations X;
-                kernels::quantizeActivations(QPath::Scalar, x.data(), T, K, block, X);
-                std::vector<double> exact, bound;
-                referenceProducts(w, X, exact, bound);
-                const std::size_t rowBytes = dtypeRowBytes(type, K);
+                const OddShapeCase c = oddShapeCase(type, nb == 9 ? 11 : nb == 17 ? 5 : 6, nb, T, rng);
+                const int N = c.N;
+                const auto& [bytes, X, exact, bound] = std::tie(c.bytes, c.X, c.exact, c.bound);
+                const std::size_t rowBytes = dtypeRowBytes(type, c.K);
                 INFO(dtypeName(type) << " N=" << N << " nb=" << nb << " T=" << T);
                 for (QPath p : supportedPaths()) {
                     INFO("path " << kernels::qPathName(p));
@@ -538,20 +555,11 @@ TEST_CASE("AVX-VNNI kernels (as their EVEX twin where the CPU lacks AVX-VNNI): e
     for (DType type : {DType::Q4_0, DType::Q8_0, DType::Q6_K, DType::TQ2_0, DType::TQ1_0})
         for (int nb : {1, 3, 9, 17})
             for (int T : {1, 2, 3, 5, 17, 67}) {
-                const int block = kernels::activationBlockFor(type);
-                const int N = nb == 9 ? 11 : nb == 17 ? 5 : 7, K = block * nb;
-                const auto bytes = randomBlocks(type, N, K, rng);
-                const Tensor w = viewTensor(type, N, K, bytes);
-                auto x = randomFloats(static_cast<std::size_t>(T * K), rng, 3.0f);
-                if (T > 2) // one token at the int8 extremes
-                    for (int k = 0; k < K; ++k)
-                        x[static_cast<std::size_t>(2 * K + k)] = k % 3 == 0 ? -5.0f : 5.0f;
-                kernels::QuantizedActivations X;
-                kernels::quantizeActivations(QPath::Scalar, x.data(), T, K, block, X);
-                std::vector<double> exact, bound;
-                referenceProducts(w, X, exact, bound);
-                const std::size_t rowBytes = dtypeRowBytes(type, K), ldy = static_cast<std::size_t>(N);
-                const bool superBlock = block == 256;
+                const OddShapeCase c = oddShapeCase(type, nb == 9 ? 11 : nb == 17 ? 5 : 7, nb, T, rng);
+                const int N = c.N;
+                const auto& [bytes, X, exact, bound] = std::tie(c.bytes, c.X, c.exact, c.bound);
+                const std::size_t rowBytes = dtypeRowBytes(type, c.K), ldy = static_cast<std::size_t>(N);
+                const bool superBlock = kernels::activationBlockFor(type) == 256;
                 const QPath same = superBlock ? QPath::Avx2 : QPath::Avx512;
                 std::vector<float> twin(static_cast<std::size_t>(T * N), -1.0f), other(twin.size(), -2.0f);
                 // Two row ranges, the second starting inside a tile.

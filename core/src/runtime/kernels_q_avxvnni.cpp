@@ -3,20 +3,11 @@
 // same source and instruction sequence the AVX-512 path runs for these types (there in EVEX encoding), one
 // instruction where AVX2 needs vpmaddubsw + vpmaddwd + vpaddd. Q1_0 and the activation quantization stay on the
 // AVX2 kernels (kernels_q.cpp dispatches): the Q1_0 LUT kernel does no multiplications.
-//
-// BQ_AVXVNNI_EVEX_TWIN is defined only by tests/support/avxvnni_evex_twin_avx512.cpp, which compiles this file
-// again with AVX-512 VL/VNNI flags: the same kernels in EVEX encoding under other names, so a machine with AVX-512
-// VNNI but without AVX-VNNI (which faults on the VEX form) still runs this level's code in the tests.
 #include "bq/runtime/kernels_q.h"
-#include <immintrin.h>
+#include "avxvnni_dot.inl"
 
 namespace bq::kernels::detail {
 namespace {
-#ifdef BQ_AVXVNNI_EVEX_TWIN
-inline __m256i dotU8S8(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
-#else
-inline __m256i dotU8S8(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_avx_epi32(acc, u, s); }
-#endif
 constexpr bool kVnni = true;
 } // namespace
 } // namespace bq::kernels::detail
@@ -26,13 +17,9 @@ constexpr bool kVnni = true;
 
 namespace bq::kernels::detail {
 
-#ifdef BQ_AVXVNNI_EVEX_TWIN
-void packedMatmulRowsAvxVnniEvexTwin(
-#else
-void packedMatmulRowsAvxVnni(
-#endif
-    DType type, const std::byte* W, std::size_t rowBytes, const QuantizedActivations& X, float* Y, std::size_t ldy,
-    std::size_t rowBegin, std::size_t rowEnd)
+void BQ_AVXVNNI_NAME(packedMatmulRowsAvxVnni)(DType type, const std::byte* W, std::size_t rowBytes,
+                                              const QuantizedActivations& X, float* Y, std::size_t ldy,
+                                              std::size_t rowBegin, std::size_t rowEnd)
 {
     switch (type) {
     case DType::Q4_0: blockMatmulRows<DType::Q4_0>(W, rowBytes, X, Y, ldy, rowBegin, rowEnd); return;
